@@ -226,7 +226,13 @@ class DingtalkClient:
 
     async def card_call(self, call: CardCall) -> dict[str, Any]:
         """Create/deliver or update a card as rendered by bot.dingtalk.render."""
-        data = await self.call(call.method, call.path, call.body)
+        try:
+            data = await self.call(call.method, call.path, call.body)
+        except Permanent as exc:
+            # A retried create whose first attempt did land: the card exists, which is success.
+            if exc.code != "param.cardAlreadyExist" or call.method != "POST":
+                raise
+            return {"success": True, "result": {}, "alreadyExisted": True}
         if data.get("success") is False:
             raise Permanent(
                 "DingTalk card call failed", code=str(data.get("code") or "success=false")

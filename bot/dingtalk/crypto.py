@@ -18,6 +18,7 @@ import os
 import secrets
 import string
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,16 @@ def verify_robot_sign(
     expected = robot_sign(timestamp, app_secret)
     if not hmac.compare_digest(expected.encode("ascii"), sign.strip().encode("utf-8")):
         raise SignatureError("sign mismatch")
+
+
+def custom_robot_sign(timestamp: str, secret: str) -> str:
+    """§5.4 custom (webhook) robot: the same HMAC, URL-encoded for the query string."""
+    return urllib.parse.quote_plus(robot_sign(timestamp, secret))
+
+
+def custom_robot_url(base: str, access_token: str, timestamp: str, secret: str) -> str:
+    sign = custom_robot_sign(timestamp, secret)
+    return f"{base}/robot/send?access_token={access_token}&timestamp={timestamp}&sign={sign}"
 
 
 # --- §6.4 card callback ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.inbound import ChatMessage, CardAction, UrlChallenge
+from bot.inbound import CardAction, ChatMessage, UrlChallenge
 from cards.model import Card
 
 

@@ -1,0 +1,194 @@
+"""OutboxRelay: claim due outbox rows, render, send or update, back off, dead-letter.
+
+Texts to one person that fall due together are coalesced into one message (WeCom silently
+drops more than 30 messages a minute to one person). Card receipts are kept in the ``cards``
+table so that a later update finds the message and, on WeCom, the latest ResponseCode.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.ports import AuthExpired, ChatPlatform, Permanent, Receipt, Retryable, Target
+from cards.model import Card
+from core import db, outbox
+from core.clock import Clock
+from core.queue import backoff, insert_ignoring_duplicates
+
+log = logging.getLogger(__name__)
+
+MAX_COALESCED_CHARS = 1800
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        platforms: Mapping[str, ChatPlatform],
+        clock: Clock,
+        batch: int = 20,
+        max_attempts: int = 12,
+        lease_s: float = 120,
+    ) -> None:
+        self.engine = engine
+        self.platforms = platforms
+        self.clock = clock
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self.lease_s = lease_s
+
+    async def run_once(self) -> int:
+        """Deliver what is due now; returns how many rows were handled."""
+        async with self.engine.begin() as conn:
+            rows = await outbox.claim_outbox(
+                conn, now=self.clock.now(), limit=self.batch, lease_s=self.lease_s
+            )
+        for group in _coalesce(rows):
+            await self._deliver(group)
+        return len(rows)
+
+    async def _deliver(self, group: list[dict[str, Any]]) -> None:
+        head = group[0]
+        platform = self.platforms.get(head["platform"])
+        ids = [r["id"] for r in group]
+        if platform is None:
+            await self._dead(ids, f"platform {head['platform']} is not configured")
+            return
+        try:
+            receipt = await self._send(platform, head, group)
+        except Retryable as exc:
+            await self._retry(group, f"retryable: {exc}", exc.retry_after)
+        except AuthExpired as exc:
+            await self._retry(group, f"auth expired: {exc}", 30.0)
+        except Permanent as exc:
+            await self._dead(ids, f"permanent: {exc}")
+        except Exception as exc:  # a bug in a renderer must not stop the relay
+            log.exception("outbox delivery failed unexpectedly for rows %s", ids)
+            await self._retry(group, f"error: {type(exc).__name__}: {exc}", None)
+        else:
+            async with self.engine.begin() as conn:
+                if receipt is not None and head["card_key"]:
+                    await save_receipt(
+                        conn, receipt, ticket_id=head["ticket_id"], at=self.clock.now()
+                    )
+                await outbox.mark_sent(conn, ids, at=self.clock.now())
+
+    async def _send(
+        self, platform: ChatPlatform, head: dict[str, Any], group: list[dict[str, Any]]
+    ) -> Receipt | None:
+        target = Target(
+            platform=head["platform"],
+            user_id=head["user_id"],
+            conversation_id=head["conversation_id"],
+        )
+        kind = head["kind"]
+        if kind == "text":
+            text = "\n\n".join(r["payload"]["text"] for r in group)
+            return await platform.send_text(target, text)
+        card = Card.model_validate(head["payload"]["card"])
+        if kind == "card":
+            return await platform.send_card(target, card)
+        if kind == "card_update":
+            async with self.engine.connect() as conn:
+                receipt = await load_receipt(conn, head["platform"], card.key)
+            if receipt is None:
+                return await platform.send_card(target, card)
+            return await platform.update_card(receipt, card)
+        raise Permanent(f"unknown outbox kind {kind}")
+
+    async def _retry(self, group: list[dict[str, Any]], error: str, hint: float | None) -> None:
+        now = self.clock.now()
+        async with self.engine.begin() as conn:
+            for row in group:
+                if row["attempts"] >= self.max_attempts:
+                    await outbox.mark_dead(conn, row["id"], error=f"gave up: {error}")
+                    log.warning(
+                        "outbox row %s dead-lettered after %s attempts", row["id"], row["attempts"]
+                    )
+                    continue
+                delay = backoff(row["attempts"], hint=hint)
+                await outbox.mark_retry(
+                    conn, row["id"], error=error, due_at=now + timedelta(seconds=delay)
+                )
+
+    async def _dead(self, ids: list[int], error: str) -> None:
+        log.warning("outbox rows %s dead-lettered: %s", ids, error)
+        async with self.engine.begin() as conn:
+            for row_id in ids:
+                await outbox.mark_dead(conn, row_id, error=error)
+
+
+def _coalesce(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Group texts to the same recipient (in order); cards always travel alone."""
+    groups: list[list[dict[str, Any]]] = []
+    open_text: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        key = (row["platform"], row["user_id"], row["conversation_id"])
+        if row["kind"] == "text" and row["payload"].get("coalesce", True):
+            group = open_text.get(key)
+            size = sum(len(r["payload"]["text"]) for r in group) if group else 0
+            if group is not None and size + len(row["payload"]["text"]) <= MAX_COALESCED_CHARS:
+                group.append(row)
+                continue
+            group = [row]
+            open_text[key] = group
+            groups.append(group)
+        else:
+            groups.append([row])
+    return groups
+
+
+async def save_receipt(conn: Any, receipt: Receipt, *, ticket_id: int | None, at: Any) -> None:
+    values = {
+        "user_id": receipt.target.user_id,
+        "conversation_id": receipt.target.conversation_id,
+        "ticket_id": ticket_id,
+        "message_id": receipt.message_id,
+        "response_code": receipt.response_code,
+        "receipt": receipt.model_dump(mode="json"),
+        "updated_at": at,
+    }
+    stmt = insert_ignoring_duplicates(conn, db.cards, ["platform", "card_key"])
+    inserted = await conn.execute(
+        stmt.returning(db.cards.c.card_key),
+        {"platform": receipt.platform, "card_key": receipt.card_key, **values},
+    )
+    if not inserted.all():
+        await conn.execute(
+            update(db.cards)
+            .where(db.cards.c.platform == receipt.platform, db.cards.c.card_key == receipt.card_key)
+            .values(**values)
+        )
+
+
+async def load_receipt(conn: Any, platform: str, card_key: str) -> Receipt | None:
+    row = (
+        await conn.execute(
+            select(db.cards).where(db.cards.c.platform == platform, db.cards.c.card_key == card_key)
+        )
+    ).first()
+    if row is None:
+        return None
+    receipt = Receipt.model_validate(row.receipt)
+    # the latest ResponseCode from a click (stored by the inbox worker) wins
+    return receipt.model_copy(update={"response_code": row.response_code})
+
+
+async def remember_response_code(
+    conn: Any, *, platform: str, card_key: str, response_code: str, at: Any
+) -> None:
+    """A click brought a fresh (single-use) ResponseCode for this card: keep it for the update."""
+    if not response_code:
+        return
+    await conn.execute(
+        update(db.cards)
+        .where(db.cards.c.platform == platform, db.cards.c.card_key == card_key)
+        .values(response_code=response_code, updated_at=at)
+    )

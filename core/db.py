@@ -1,0 +1,291 @@
+"""Database schema (SQLAlchemy Core) and engine creation, for SQLite and PostgreSQL.
+
+Alembic migrations in migrations/ create exactly these tables; keep changes additive.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    update,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+TS = UtcDateTime()
+ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrement needs INTEGER
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("region", String(100), nullable=False, default=""),
+    Column("skills", JSON, nullable=False),
+    Column("on_duty", Boolean, nullable=False, default=True),
+    Column("max_open", Integer, nullable=False, default=8),
+    Column("phone", String(40), nullable=False, default=""),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", TS, nullable=False),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("user_id", String(128), primary_key=True),
+    Column("person_id", String(64), ForeignKey("people.id"), nullable=False, index=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("created_at", TS, nullable=False),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("type", String(64), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("priority", String(16), nullable=False),
+    Column("status", String(32), nullable=False, index=True),
+    Column("requester_id", String(64), ForeignKey("people.id"), nullable=False, index=True),
+    Column("assignee_id", String(64), ForeignKey("people.id"), nullable=True, index=True),
+    Column("fields", JSON, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("first_response_at", TS),
+    Column("resolved_at", TS),
+    Column("closed_at", TS),
+    Column("response_due_at", TS),
+    Column("resolve_due_at", TS, index=True),
+    Column("rating", Integer),
+    Column("rating_comment", Text, nullable=False, default=""),
+    Column("parts_cost", Float, nullable=False, default=0.0),
+    Column("decline_count", Integer, nullable=False, default=0),
+    Column("version", Integer, nullable=False, default=0),
+)
+
+ticket_history = Table(
+    "ticket_history",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("ticket_id", ID, ForeignKey("tickets.id"), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("actor_name", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_ticket_history_ticket_at", "ticket_id", "id"),
+)
+
+processed_commands = Table(
+    "processed_commands",
+    metadata,
+    Column("source", String(255), primary_key=True),
+    Column("at", TS, nullable=False),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("dedupe_key", String(255), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("received_at", TS, nullable=False),
+    Column("available_at", TS, nullable=False),
+    Column("processed_at", TS),
+    Column("error", Text, nullable=False, default=""),
+    UniqueConstraint("platform", "dedupe_key", name="uq_inbox_platform_dedupe"),
+    Index("ix_inbox_status_available", "status", "available_at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("dedupe_key", String(255), nullable=False, unique=True),
+    Column("platform", String(16), nullable=False),
+    Column("user_id", String(128), nullable=False, default=""),
+    Column("conversation_id", String(128), nullable=False, default=""),
+    Column("kind", String(16), nullable=False),
+    Column("card_key", String(128), nullable=False, default=""),
+    Column("ticket_id", ID, nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", TS, nullable=False),
+    Column("due_at", TS, nullable=False),
+    Column("sent_at", TS),
+    Column("error", Text, nullable=False, default=""),
+    Index("ix_outbox_status_due", "status", "due_at"),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("card_key", String(128), primary_key=True),
+    Column("user_id", String(128), nullable=False, default=""),
+    Column("conversation_id", String(128), nullable=False, default=""),
+    Column("ticket_id", ID, nullable=True, index=True),
+    Column("message_id", String(255), nullable=False, default=""),
+    Column("response_code", String(255), nullable=False, default=""),
+    Column("finished", Boolean, nullable=False, default=False),
+    Column("receipt", JSON, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+parts = Table(
+    "parts",
+    metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("stock", Integer, nullable=False),
+    Column("unit_cost", Float, nullable=False),
+    Column("min_stock", Integer, nullable=False, default=0),
+    Column("unit", String(16), nullable=False, default="个"),
+    Column("updated_at", TS, nullable=False),
+)
+
+part_requests = Table(
+    "part_requests",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("ticket_id", ID, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("requested_by", String(64), nullable=False),
+    Column("lines", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", TS),
+    Column("reason", Text, nullable=False, default=""),
+    Column("cost", Float, nullable=False, default=0.0),
+    Column("created_at", TS, nullable=False),
+)
+
+dialogs = Table(
+    "dialogs",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("user_id", String(128), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("expires_at", TS, nullable=False),
+)
+
+kb_articles = Table(
+    "kb_articles",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("title", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("product", String(100), nullable=False, default=""),
+    Column("updated_at", TS, nullable=False),
+)
+
+sla_marks = Table(
+    "sla_marks",
+    metadata,
+    Column("ticket_id", ID, ForeignKey("tickets.id"), primary_key=True),
+    Column("kind", String(32), primary_key=True),  # response_warned, resolve_breached, ...
+    Column("at", TS, nullable=False),
+)
+
+
+COUNTERS = ("ticket", "customer")
+
+
+async def next_counter(conn: AsyncConnection, name: str) -> int:
+    """Increment a counter row (seeded by the first migration) under its row lock."""
+    result = await conn.execute(
+        update(counters)
+        .where(counters.c.name == name)
+        .values(value=counters.c.value + 1)
+        .returning(counters.c.value)
+    )
+    value = result.scalar()
+    if value is None:
+        raise RuntimeError(f"counter {name} missing: run `chatdesk migrate`")
+    return int(value)
+
+
+def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        from sqlalchemy import event
+
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"

@@ -1,0 +1,195 @@
+"""The people directory: staff synced from the config, customers registered on first contact."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core import db
+from core.people.model import Person, PersonKind
+from core.settings import PersonConfig
+
+
+def person_from_config(cfg: PersonConfig) -> Person:
+    identities = {}
+    if cfg.wecom_userid:
+        identities["wecom"] = cfg.wecom_userid
+    if cfg.dingtalk_userid:
+        identities["dingtalk"] = cfg.dingtalk_userid
+    return Person(
+        id=cfg.id,
+        name=cfg.name,
+        kind=PersonKind.STAFF,
+        roles=frozenset(r.value for r in cfg.roles),
+        region=cfg.region,
+        skills=tuple(cfg.skills),
+        on_duty=cfg.on_duty,
+        max_open=cfg.max_open,
+        phone=cfg.phone,
+        identities=identities,
+    )
+
+
+def _from_row(row: Any, identities: dict[str, str]) -> Person:
+    m = row._mapping
+    return Person(
+        id=m["id"],
+        name=m["name"],
+        kind=PersonKind(m["kind"]),
+        roles=frozenset(m["roles"] or ()),
+        region=m["region"],
+        skills=tuple(m["skills"] or ()),
+        on_duty=m["on_duty"],
+        max_open=m["max_open"],
+        phone=m["phone"],
+        active=m["active"],
+        identities=identities,
+    )
+
+
+class SqlPeopleRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _identities(self, person_id: str) -> dict[str, str]:
+        rows = await self._conn.execute(
+            select(db.identities.c.platform, db.identities.c.user_id).where(
+                db.identities.c.person_id == person_id
+            )
+        )
+        return {r.platform: r.user_id for r in rows}
+
+    async def get(self, person_id: str) -> Person | None:
+        row = (
+            await self._conn.execute(select(db.people).where(db.people.c.id == person_id))
+        ).first()
+        return _from_row(row, await self._identities(person_id)) if row else None
+
+    async def by_identity(self, platform: str, user_id: str) -> Person | None:
+        pid = (
+            await self._conn.execute(
+                select(db.identities.c.person_id).where(
+                    db.identities.c.platform == platform, db.identities.c.user_id == user_id
+                )
+            )
+        ).scalar()
+        return await self.get(pid) if pid else None
+
+    async def find(self, text: str) -> Person | None:
+        """A staff member by id or by exact name (for 转派 #12 张伟)."""
+        person = await self.get(text)
+        if person:
+            return person
+        pid = (
+            await self._conn.execute(
+                select(db.people.c.id).where(db.people.c.name == text, db.people.c.active.is_(True))
+            )
+        ).scalar()
+        return await self.get(pid) if pid else None
+
+    async def staff(self) -> list[Person]:
+        rows = (
+            await self._conn.execute(
+                select(db.people)
+                .where(db.people.c.kind == PersonKind.STAFF.value, db.people.c.active.is_(True))
+                .order_by(db.people.c.id)
+            )
+        ).all()
+        return [_from_row(r, await self._identities(r.id)) for r in rows]
+
+    async def upsert(self, person: Person, *, at: datetime) -> None:
+        values = {
+            "name": person.name,
+            "kind": person.kind.value,
+            "roles": sorted(person.roles),
+            "region": person.region,
+            "skills": list(person.skills),
+            "on_duty": person.on_duty,
+            "max_open": person.max_open,
+            "phone": person.phone,
+            "active": person.active,
+        }
+        changed = await self._conn.execute(
+            update(db.people).where(db.people.c.id == person.id).values(**values)
+        )
+        if changed.rowcount == 0:
+            await self._conn.execute(
+                insert(db.people).values(id=person.id, created_at=at, **values)
+            )
+        for platform, user_id in person.identities.items():
+            await self.link(platform, user_id, person.id, display_name=person.name, at=at)
+
+    async def link(
+        self, platform: str, user_id: str, person_id: str, *, display_name: str, at: datetime
+    ) -> None:
+        current = (
+            await self._conn.execute(
+                select(db.identities.c.person_id).where(
+                    db.identities.c.platform == platform, db.identities.c.user_id == user_id
+                )
+            )
+        ).scalar()
+        if current == person_id:
+            return
+        if current is not None:
+            await self._conn.execute(
+                update(db.identities)
+                .where(db.identities.c.platform == platform, db.identities.c.user_id == user_id)
+                .values(person_id=person_id, display_name=display_name)
+            )
+            return
+        await self._conn.execute(
+            insert(db.identities).values(
+                platform=platform,
+                user_id=user_id,
+                person_id=person_id,
+                display_name=display_name,
+                created_at=at,
+            )
+        )
+
+    async def deactivate_staff_except(self, keep: set[str]) -> None:
+        await self._conn.execute(
+            update(db.people)
+            .where(db.people.c.kind == PersonKind.STAFF.value, db.people.c.id.not_in(keep))
+            .values(active=False)
+        )
+
+    async def count_customers(self) -> int:
+        return int(
+            (
+                await self._conn.execute(
+                    select(func.count())
+                    .select_from(db.people)
+                    .where(db.people.c.kind == PersonKind.CUSTOMER.value)
+                )
+            ).scalar()
+            or 0
+        )
+
+
+async def identify(
+    repo: SqlPeopleRepository,
+    conn: AsyncConnection,
+    *,
+    platform: str,
+    user_id: str,
+    display_name: str,
+    at: datetime,
+) -> Person:
+    """The person behind a platform identity; an unknown one is registered as a customer."""
+    person = await repo.by_identity(platform, user_id)
+    if person is not None:
+        return person
+    number = await db.next_counter(conn, "customer")
+    person = Person(
+        id=f"c{number}",
+        name=display_name or f"客户{number}",
+        kind=PersonKind.CUSTOMER,
+        identities={platform: user_id},
+    )
+    await repo.upsert(person, at=at)
+    return person

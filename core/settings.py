@@ -1,0 +1,214 @@
+"""Domain configuration: people, calendars, ticket types, parts, assignment (CONTRACT §3).
+
+Only pydantic models live here; loading (YAML + environment) is the composition root's job
+(webhooks/settings.py). Every model forbids unknown keys so a typo is reported with its path.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    ENGINEER = "engineer"
+    STOCK_KEEPER = "stock_keeper"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class PersonConfig(Strict):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1)
+    region: str = ""
+    skills: list[str] = []
+    on_duty: bool = True
+    max_open: int = Field(default=8, ge=1, description="cap of assigned + accepted tickets")
+    phone: str = ""
+    wecom_userid: str = ""
+    dingtalk_userid: str = ""
+
+
+_SPAN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WORKWEEK = ["09:00-12:00", "13:00-18:00"]
+
+
+class CalendarConfig(Strict):
+    key: str = Field(min_length=1)
+    timezone: str = "Asia/Shanghai"
+    hours: dict[Weekday, list[str]] = Field(
+        default_factory=lambda: {d: list(_WORKWEEK) for d in ("mon", "tue", "wed", "thu", "fri")}
+    )
+    holidays: Literal["cn", "none"] = "cn"
+    extra_holidays: list[date] = []
+    extra_workdays: list[date] = []
+
+    @field_validator("hours")
+    @classmethod
+    def _spans(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, spans in value.items():
+            for span in spans:
+                if not _SPAN.match(span) or span[:5] >= span[6:]:
+                    raise ValueError(f"{day}: '{span}' 不是有效的时段，应为 HH:MM-HH:MM")
+        return value
+
+
+class FieldType(StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    CHOICE = "choice"
+    DATE = "date"
+    IMAGES = "images"
+    ASSET = "asset"
+
+
+class CustomField(Strict):
+    key: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")
+    label: str = Field(min_length=1)
+    type: FieldType = FieldType.TEXT
+    required: bool = False
+    choices: list[str] = []
+    min: float | None = None
+    max: float | None = None
+    max_length: int = Field(default=2000, ge=1)
+    prompt: str = ""  # the question the bot asks for it; default: "请提供{label}"
+
+    @model_validator(mode="after")
+    def _choices(self) -> CustomField:
+        if self.type is FieldType.CHOICE and not self.choices:
+            raise ValueError(f"字段 {self.key} 的类型为 choice，需要 choices")
+        return self
+
+
+class SlaTargets(Strict):
+    calendar: str = "office"
+    response_minutes: int = Field(default=60, ge=1)
+    resolve_minutes: int = Field(default=960, ge=1)
+
+
+class TicketTypeConfig(Strict):
+    key: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1)
+    keywords: list[str] = []  # words in a description that suggest this type
+    fields: list[CustomField] = []
+    skills: list[str] = []  # engineers need one of these skills (empty: anyone)
+    sla: dict[Literal["urgent", "high", "normal", "low"], SlaTargets] = {}
+
+    @model_validator(mode="after")
+    def _unique_fields(self) -> TicketTypeConfig:
+        keys = [f.key for f in self.fields]
+        dupes = {k for k in keys if keys.count(k) > 1}
+        if dupes:
+            raise ValueError(f"工单类型 {self.key} 的字段重复: {', '.join(sorted(dupes))}")
+        return self
+
+
+class PartConfig(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1)
+    stock: int = Field(default=0, ge=0)
+    unit_cost: float = Field(default=0.0, ge=0)
+    min_stock: int = Field(default=0, ge=0)
+    unit: str = "个"
+
+
+class AssetConfig(Strict):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = ""
+    model: str = ""
+    customer: str = ""  # the customer's name or company
+    region: str = ""
+
+
+class AssignmentConfig(Strict):
+    mode: Literal["direct", "pool"] = "direct"
+    accept_timeout_minutes: int = Field(default=15, ge=1)
+    max_declines: int = Field(default=3, ge=1)
+
+
+def default_ticket_types() -> list[TicketTypeConfig]:
+    """Sensible defaults for an equipment-service company."""
+    return [
+        TicketTypeConfig(
+            key="repair",
+            name="设备报修",
+            keywords=["坏", "故障", "报警", "不能", "无法", "漏", "异响", "停机", "维修"],
+            fields=[
+                CustomField(key="device", label="设备编号", type=FieldType.ASSET, required=True),
+                CustomField(key="symptom", label="故障现象", required=True),
+                CustomField(key="photos", label="现场照片", type=FieldType.IMAGES),
+                CustomField(key="address", label="地址"),
+            ],
+        ),
+        TicketTypeConfig(
+            key="maintenance",
+            name="保养预约",
+            keywords=["保养", "维护", "巡检"],
+            fields=[
+                CustomField(key="device", label="设备编号", type=FieldType.ASSET, required=True),
+                CustomField(key="preferred_date", label="期望日期", type=FieldType.DATE),
+            ],
+        ),
+        TicketTypeConfig(key="consult", name="咨询", keywords=["咨询", "请问", "怎么"]),
+    ]
+
+
+def default_calendars() -> list[CalendarConfig]:
+    return [CalendarConfig(key="office")]
+
+
+class DeskConfig(Strict):
+    """Everything the domain needs from the config file."""
+
+    timezone: str = "Asia/Shanghai"
+    people: list[PersonConfig] = []
+    calendars: list[CalendarConfig] = Field(default_factory=default_calendars)
+    ticket_types: list[TicketTypeConfig] = Field(default_factory=default_ticket_types)
+    parts: list[PartConfig] = []
+    assets: list[AssetConfig] = []
+    assignment: AssignmentConfig = AssignmentConfig()
+
+    @model_validator(mode="after")
+    def _references(self) -> DeskConfig:
+        problems: list[str] = []
+        for name, keys in (
+            ("people", [p.id for p in self.people]),
+            ("calendars", [c.key for c in self.calendars]),
+            ("ticket_types", [t.key for t in self.ticket_types]),
+            ("parts", [p.sku for p in self.parts]),
+            ("assets", [a.id for a in self.assets]),
+        ):
+            dupes = sorted({k for k in keys if keys.count(k) > 1})
+            if dupes:
+                problems.append(f"{name}: 重复的键 {', '.join(dupes)}")
+        if not self.ticket_types:
+            problems.append("ticket_types: 至少需要一种工单类型")
+        calendars = {c.key for c in self.calendars}
+        for t in self.ticket_types:
+            for prio, target in t.sla.items():
+                if target.calendar not in calendars:
+                    problems.append(
+                        f"ticket_types.{t.key}.sla.{prio}.calendar: 未定义的日历 {target.calendar}"
+                    )
+        for p in self.people:
+            for platform in ("wecom_userid", "dingtalk_userid"):
+                uid = getattr(p, platform)
+                if uid and [q.id for q in self.people if getattr(q, platform) == uid] != [p.id]:
+                    problems.append(f"people.{p.id}.{platform}: {uid} 被多人使用")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def ticket_type(self, key: str) -> TicketTypeConfig | None:
+        return next((t for t in self.ticket_types if t.key == key), None)

@@ -1,0 +1,35 @@
+"""Ticket events: past tense; event handlers react to them in the same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.messages import Event
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketOpened(Event):
+    ticket_id: int
+    reply_platform: str = ""
+    reply_user_id: str = ""
+    reply_conversation_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketStatusChanged(Event):
+    ticket_id: int
+    previous: str
+    current: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketAssigned(Event):
+    ticket_id: int
+    assignee_id: str
+    previous_assignee_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoteAdded(Event):
+    ticket_id: int
+    internal: bool

@@ -1,0 +1,143 @@
+"""Ticket repository on SQLAlchemy Core (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core import db
+from core.errors import Conflict
+from core.tickets.model import HistoryEntry, Priority, Ticket
+from core.tickets.workflow import Status
+
+_COLUMNS = (
+    "id type title description priority status requester_id assignee_id fields channel "
+    "created_at updated_at first_response_at resolved_at closed_at response_due_at "
+    "resolve_due_at rating rating_comment parts_cost decline_count"
+).split()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketFilter:
+    status: list[str] | None = None
+    assignee_id: str | None = None
+    requester_id: str | None = None
+    type: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _row_values(ticket: Ticket) -> dict[str, Any]:
+    values = {name: getattr(ticket, name) for name in _COLUMNS}
+    values["priority"] = ticket.priority.value
+    values["status"] = ticket.status.value
+    return values
+
+
+def _from_row(row: Any) -> Ticket:
+    m = row._mapping
+    data = {name: m[name] for name in _COLUMNS}
+    data["priority"] = Priority(data["priority"])
+    data["status"] = Status(data["status"])
+    data["fields"] = dict(data["fields"] or {})
+    return Ticket(**data, version=m["version"])
+
+
+def history_from_row(row: Any) -> HistoryEntry:
+    m = row._mapping
+    return HistoryEntry(
+        at=m["at"],
+        actor_id=m["actor_id"],
+        actor_name=m["actor_name"],
+        channel=m["channel"],
+        action=m["action"],
+        data=dict(m["data"] or {}),
+    )
+
+
+class SqlTicketRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self.seen: dict[int, Ticket] = {}
+
+    async def next_id(self) -> int:
+        """Numbers count from 1 per installation, without gaps (the counter row is locked)."""
+        return await db.next_counter(self._conn, "ticket")
+
+    async def add(self, ticket: Ticket) -> None:
+        await self._conn.execute(insert(db.tickets).values(**_row_values(ticket), version=0))
+        await self._write_history(ticket)
+        self.seen[ticket.id] = ticket
+
+    async def get(self, ticket_id: int, *, with_history: bool = True) -> Ticket | None:
+        if ticket_id in self.seen:
+            return self.seen[ticket_id]
+        row = (
+            await self._conn.execute(select(db.tickets).where(db.tickets.c.id == ticket_id))
+        ).first()
+        if row is None:
+            return None
+        ticket = _from_row(row)
+        if with_history:
+            rows = await self._conn.execute(
+                select(db.ticket_history)
+                .where(db.ticket_history.c.ticket_id == ticket_id)
+                .order_by(db.ticket_history.c.id)
+            )
+            ticket.history = [history_from_row(r) for r in rows]
+        self.seen[ticket_id] = ticket
+        return ticket
+
+    async def save(self, ticket: Ticket) -> None:
+        """Write the changed ticket; a concurrent change in between is refused (version)."""
+        result = await self._conn.execute(
+            update(db.tickets)
+            .where(db.tickets.c.id == ticket.id, db.tickets.c.version == ticket.version)
+            .values(**_row_values(ticket), version=ticket.version + 1)
+        )
+        if result.rowcount != 1:
+            raise Conflict(f"工单 {ticket.ref} 刚被其他人修改，请重试")
+        ticket.version += 1
+        await self._write_history(ticket)
+
+    async def _write_history(self, ticket: Ticket) -> None:
+        if not ticket.new_history:
+            return
+        await self._conn.execute(
+            insert(db.ticket_history),
+            [
+                {
+                    "ticket_id": ticket.id,
+                    "at": e.at,
+                    "actor_id": e.actor_id,
+                    "actor_name": e.actor_name,
+                    "channel": e.channel,
+                    "action": e.action,
+                    "data": e.data,
+                }
+                for e in ticket.new_history
+            ],
+        )
+        ticket.new_history.clear()
+
+    async def list(self, flt: TicketFilter) -> tuple[list[Ticket], int]:
+        t = db.tickets
+        conds = []
+        if flt.status:
+            conds.append(t.c.status.in_(flt.status))
+        if flt.assignee_id:
+            conds.append(t.c.assignee_id == flt.assignee_id)
+        if flt.requester_id:
+            conds.append(t.c.requester_id == flt.requester_id)
+        if flt.type:
+            conds.append(t.c.type == flt.type)
+        total = (
+            await self._conn.execute(select(func.count()).select_from(t).where(*conds))
+        ).scalar()
+        rows = await self._conn.execute(
+            select(t).where(*conds).order_by(t.c.id.desc()).limit(flt.limit).offset(flt.offset)
+        )
+        return [_from_row(r) for r in rows], int(total or 0)

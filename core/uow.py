@@ -1,0 +1,85 @@
+"""Unit of work: one transaction, its repositories, and the events its aggregates raised."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol, Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core import db, outbox
+from core.messages import Event, Outbound
+from core.people.directory import SqlPeopleRepository
+from core.queue import insert_ignoring_duplicates
+from core.tickets.repository import SqlTicketRepository
+
+
+class UnitOfWork(Protocol):
+    tickets: Any
+    people: Any
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+    async def add_outbound(
+        self, msg: Outbound, *, at: datetime, due_at: datetime | None = None
+    ) -> None: ...
+
+    async def mark_processed(self, source: str, *, at: datetime) -> bool:
+        """Remember a command source; False when it was already processed."""
+        ...
+
+    def collect_events(self) -> list[Event]: ...
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.conn: AsyncConnection
+        self._committed = False
+
+    async def __aenter__(self) -> Self:
+        self.conn = await self._engine.connect()
+        await self.conn.begin()
+        self.tickets = SqlTicketRepository(self.conn)
+        self.people = SqlPeopleRepository(self.conn)
+        self._committed = False
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if not self._committed:
+                await self.conn.rollback()
+        finally:
+            await self.conn.close()
+
+    async def commit(self) -> None:
+        await self.conn.commit()
+        self._committed = True
+
+    async def rollback(self) -> None:
+        await self.conn.rollback()
+
+    async def add_outbound(
+        self, msg: Outbound, *, at: datetime, due_at: datetime | None = None
+    ) -> None:
+        await outbox.add(self.conn, msg, at=at, due_at=due_at)
+
+    async def mark_processed(self, source: str, *, at: datetime) -> bool:
+        stmt = insert_ignoring_duplicates(self.conn, db.processed_commands, ["source"])
+        result = await self.conn.execute(
+            stmt.returning(db.processed_commands.c.source), {"source": source[:255], "at": at}
+        )
+        return bool(result.all())
+
+    def collect_events(self) -> list[Event]:
+        events: list[Event] = []
+        for ticket in self.tickets.seen.values():
+            events.extend(ticket.events)
+            ticket.events.clear()
+        return events

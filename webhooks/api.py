@@ -1,0 +1,367 @@
+"""REST API /api/v1 (CONTRACT §4): bearer tokens, pydantic bodies, generated OpenAPI."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+
+from core import db
+from core.errors import FieldError, NotFound, ValidationFailed
+from core.messages import Actor, Channel
+from core.people.directory import identify
+from core.tickets.commands import AddNote, AssignTicket, ChangeStatus, OpenTicket
+from core.tickets.repository import TicketFilter
+from core.tickets.views import ticket_detail, ticket_summary
+from core.tickets.workflow import Status
+from core.uow import SqlUnitOfWork
+from webhooks.errors import error_response, from_validation
+from webhooks.keys import SERVICES
+from webhooks.schemas import (
+    AssignIn,
+    ErrorOut,
+    NoteIn,
+    PartList,
+    StatusChange,
+    TicketCreate,
+    TicketList,
+    TicketOut,
+)
+
+PREFIX = "/api/v1"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    params: tuple[tuple[str, str, str], ...] = ()  # (name, in, type)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    raw = await request.read()
+    try:
+        data = json.loads(raw or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _Stop(
+            error_response(400, [{"field": "body", "message": "请求体不是有效的 JSON"}])
+        ) from None
+    if not isinstance(data, dict):
+        raise _Stop(error_response(422, [{"field": "body", "message": "请求体应为 JSON 对象"}]))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _Stop(from_validation(exc)) from None
+
+
+class _Stop(Exception):
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
+def _ticket_id(request: web.Request) -> int:
+    raw = request.match_info["id"].lstrip("#")
+    if not raw.isdigit() or len(raw) > 12:
+        raise NotFound(f"没有找到工单 {request.match_info['id']}")
+    return int(raw)
+
+
+def _caller(request: web.Request) -> Actor:
+    return Actor(person_id="api", name="API", roles=frozenset({"agent"}), channel=Channel.API)
+
+
+async def create_ticket(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    body: TicketCreate = await _body(request, TicketCreate)
+    requester_id = "api"
+    if body.requester is not None:
+        async with SqlUnitOfWork(services.engine) as uow:
+            person = await identify(
+                uow.people,
+                uow.conn,
+                platform=body.requester.platform,
+                user_id=body.requester.user_id,
+                display_name=body.requester.name,
+                at=services.clock.now(),
+            )
+            await uow.commit()
+        requester_id = person.id
+    reply_platform = ""
+    if body.requester is not None and body.requester.platform in services.platforms:
+        reply_platform = body.requester.platform
+    ticket = await services.bus.handle(
+        OpenTicket(
+            actor=_caller(request),
+            requester_id=requester_id,
+            title=body.title,
+            description=body.description,
+            type=body.type,
+            priority=body.priority,
+            fields=body.fields,
+            reply_platform=reply_platform,
+            reply_user_id=body.requester.user_id if body.requester else "",
+        )
+    )
+    services.wake_outbox()
+    return _json(ticket_detail(ticket, services.clock.now()), status=201)
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    q = request.query
+    errors: list[FieldError] = []
+    statuses = [s for s in q.get("status", "").split(",") if s]
+    for s in statuses:
+        if s not in Status._value2member_map_:
+            errors.append(FieldError("status", f"未知的状态 {s}"))
+    limit, offset = q.get("limit", "50"), q.get("offset", "0")
+    if not limit.isdigit() or not 1 <= int(limit) <= 200:
+        errors.append(FieldError("limit", "应为 1 到 200 的整数"))
+    if not offset.isdigit():
+        errors.append(FieldError("offset", "应为非负整数"))
+    if errors:
+        raise ValidationFailed(errors)
+    flt = TicketFilter(
+        status=statuses or None,
+        assignee_id=q.get("assignee") or None,
+        requester_id=q.get("requester") or None,
+        type=q.get("type") or None,
+        limit=int(limit),
+        offset=int(offset),
+    )
+    async with SqlUnitOfWork(services.engine) as uow:
+        tickets, total = await uow.tickets.list(flt)
+    return _json(
+        {
+            "items": [ticket_summary(t) for t in tickets],
+            "total": total,
+            "limit": flt.limit,
+            "offset": flt.offset,
+        }
+    )
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    ticket_id = _ticket_id(request)
+    async with SqlUnitOfWork(services.engine) as uow:
+        ticket = await uow.tickets.get(ticket_id)
+    if ticket is None:
+        raise NotFound(f"没有找到工单 #{ticket_id}")
+    return _json(ticket_detail(ticket, services.clock.now()))
+
+
+async def _run(request: web.Request, command: Any) -> web.Response:
+    services = request.app[SERVICES]
+    ticket = await services.bus.handle(command)
+    services.wake_outbox()
+    return _json(ticket_detail(ticket, services.clock.now()))
+
+
+async def change_status(request: web.Request) -> web.Response:
+    ticket_id = _ticket_id(request)
+    body: StatusChange = await _body(request, StatusChange)
+    return await _run(
+        request,
+        ChangeStatus(
+            actor=_caller(request), ticket_id=ticket_id, status=body.status, note=body.note
+        ),
+    )
+
+
+async def assign(request: web.Request) -> web.Response:
+    ticket_id = _ticket_id(request)
+    body: AssignIn = await _body(request, AssignIn)
+    return await _run(
+        request,
+        AssignTicket(
+            actor=_caller(request), ticket_id=ticket_id, assignee_id=body.assignee, note=body.note
+        ),
+    )
+
+
+async def add_note(request: web.Request) -> web.Response:
+    ticket_id = _ticket_id(request)
+    body: NoteIn = await _body(request, NoteIn)
+    return await _run(
+        request,
+        AddNote(
+            actor=_caller(request), ticket_id=ticket_id, text=body.text, internal=body.internal
+        ),
+    )
+
+
+async def list_parts(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    async with services.engine.connect() as conn:
+        rows = await conn.execute(select(db.parts).order_by(db.parts.c.sku))
+        items = [
+            {k: r._mapping[k] for k in ("sku", "name", "stock", "unit_cost", "min_stock", "unit")}
+            for r in rows
+        ]
+    return _json({"items": items})
+
+
+_ID = (("id", "path", "integer"),)
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/tickets", create_ticket, "Create a ticket", TicketCreate, TicketOut, 201),
+    Route(
+        "GET",
+        "/tickets",
+        list_tickets,
+        "List tickets",
+        None,
+        TicketList,
+        params=(
+            ("status", "query", "string"),
+            ("assignee", "query", "string"),
+            ("requester", "query", "string"),
+            ("type", "query", "string"),
+            ("limit", "query", "integer"),
+            ("offset", "query", "integer"),
+        ),
+    ),
+    Route(
+        "GET",
+        "/tickets/{id}",
+        get_ticket,
+        "One ticket with its history",
+        None,
+        TicketOut,
+        params=_ID,
+    ),
+    Route(
+        "POST",
+        "/tickets/{id}/status",
+        change_status,
+        "Change status",
+        StatusChange,
+        TicketOut,
+        params=_ID,
+    ),
+    Route(
+        "POST",
+        "/tickets/{id}/assign",
+        assign,
+        "Assign to an engineer",
+        AssignIn,
+        TicketOut,
+        params=_ID,
+    ),
+    Route("POST", "/tickets/{id}/notes", add_note, "Add a note", NoteIn, TicketOut, params=_ID),
+    Route("GET", "/parts", list_parts, "Spare parts and stock", None, PartList),
+)
+
+
+def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        components[name] = sub
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def openapi_document() -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    error_ref = _schema(ErrorOut, components)
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        op: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": route.handler.__name__,
+            "security": [{"bearer": []}],
+            "responses": {
+                str(route.status): {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": _schema(route.response, components)}}
+                    if route.response
+                    else {},
+                },
+                **{
+                    str(code): {
+                        "description": desc,
+                        "content": {"application/json": {"schema": error_ref}},
+                    }
+                    for code, desc in (
+                        (401, "missing or invalid token"),
+                        (404, "not found"),
+                        (409, "conflict / illegal transition"),
+                        (422, "validation error"),
+                    )
+                },
+            },
+        }
+        if route.body:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _schema(route.body, components)}},
+            }
+        if route.params:
+            op["parameters"] = [
+                {"name": n, "in": where, "required": where == "path", "schema": {"type": t}}
+                for n, where, t in route.params
+            ]
+        paths.setdefault(PREFIX + route.path, {})[route.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "chatdesk API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _token_ok(request: web.Request) -> bool:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return False
+    given = hashlib.sha256(header[7:].strip().encode()).digest()
+    ok = False
+    for token in request.app[SERVICES].settings.api_tokens:
+        expected = hashlib.sha256(token.get_secret_value().encode()).digest()
+        ok |= hmac.compare_digest(given, expected)
+    return ok
+
+
+def _guard(handler: Handler) -> Handler:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if not _token_ok(request):
+            return error_response(
+                401, [{"field": "Authorization", "message": "缺少或无效的访问令牌（Bearer token）"}]
+            )
+        try:
+            return await handler(request)
+        except _Stop as stop:
+            return stop.response
+
+    guarded.__name__ = handler.__name__
+    return guarded
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return _json(openapi_document())
+
+
+def setup_api(app: web.Application) -> None:
+    app.router.add_get(PREFIX + "/openapi.json", openapi)
+    for route in ROUTES:
+        app.router.add_route(route.method, PREFIX + route.path, _guard(route.handler))

@@ -1,0 +1,73 @@
+"""The aiohttp application factory: routes, middlewares and resources."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.ports import ChatPlatform
+from core.clock import Clock
+from webhooks.api import setup_api
+from webhooks.bootstrap import build_services, close_services, start_workers
+from webhooks.errors import Handler, error_middleware
+from webhooks.health import setup_health
+from webhooks.keys import SERVICES, SETTINGS
+from webhooks.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    response = await handler(request)
+    services = request.app.get(SERVICES)
+    if services is not None:
+        route = (
+            request.match_info.route.resource.canonical
+            if request.match_info.route.resource
+            else "unmatched"
+        )
+        services.metrics.http_requests.labels(route, str(response.status)).inc()
+        services.metrics.http_latency.labels(route).observe(time.perf_counter() - started)
+    return response
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    platforms: dict[str, ChatPlatform] | None = None,
+    run_workers: bool | None = None,
+    run_migrations: bool = True,
+) -> web.Application:
+    """Build the app. ``platforms`` adds or replaces outbound adapters (tests use fakes)."""
+    app = web.Application(
+        client_max_size=settings.http.max_body_bytes,
+        middlewares=[metrics_middleware, error_middleware],
+    )
+    app[SETTINGS] = settings
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        services = await build_services(
+            settings, clock=clock, platforms=platforms, run_migrations=run_migrations
+        )
+        app[SERVICES] = services
+        from webhooks.channels import setup_channels
+
+        await setup_channels(app, services)
+        if settings.workers.run if run_workers is None else run_workers:
+            start_workers(services)
+        yield
+        await close_services(services)
+
+    app.cleanup_ctx.append(resources)
+    setup_health(app)
+    setup_api(app)
+    from webhooks.channels import add_channel_routes
+
+    add_channel_routes(app, settings)
+    return app

@@ -1,0 +1,233 @@
+"""Composition root: builds the engine, cache, bus, platform adapters and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.delivery import OutboxRelay
+from bot.ports import ChatPlatform
+from core import db
+from core.bus import MessageBus
+from core.cache import Cache, make_cache
+from core.clock import Clock, SystemClock
+from core.people.directory import person_from_config
+from core.people.model import Person, PersonKind
+from core.settings import DeskConfig
+from core.tickets.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
+from core.uow import SqlUnitOfWork
+from webhooks.intake import InboxWorker
+from webhooks.metrics import Metrics
+from webhooks.settings import Settings
+
+log = logging.getLogger(__name__)
+
+API_PERSON = Person(
+    id="api", name="API", kind=PersonKind.STAFF, roles=frozenset({"agent"}), on_duty=False
+)
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    import migrations
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Apply migrations; on PostgreSQL an advisory lock keeps concurrent starts apart."""
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(7263001)"))
+        await conn.run_sync(_upgrade)
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and url[len(prefix) :] not in ("", ":memory:"):
+        Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def sync_directory(engine: AsyncEngine, desk: DeskConfig, at: datetime) -> None:
+    """Staff and parts from the config into the database (stock is set only on first sight)."""
+    async with SqlUnitOfWork(engine) as uow:
+        keep = {API_PERSON.id}
+        await uow.people.upsert(API_PERSON, at=at)
+        for cfg in desk.people:
+            await uow.people.upsert(person_from_config(cfg), at=at)
+            keep.add(cfg.id)
+        await uow.people.deactivate_staff_except(keep)
+        for part in desk.parts:
+            values = {
+                "name": part.name,
+                "unit_cost": part.unit_cost,
+                "min_stock": part.min_stock,
+                "unit": part.unit,
+                "updated_at": at,
+            }
+            found = (
+                await uow.conn.execute(select(db.parts.c.sku).where(db.parts.c.sku == part.sku))
+            ).first()
+            if found:
+                await uow.conn.execute(
+                    update(db.parts).where(db.parts.c.sku == part.sku).values(**values)
+                )
+            else:
+                await uow.conn.execute(
+                    insert(db.parts).values(sku=part.sku, stock=part.stock, **values)
+                )
+        await uow.commit()
+
+
+def build_bus(engine: AsyncEngine, desk: DeskConfig, clock: Clock) -> MessageBus:
+    return MessageBus(
+        uow_factory=lambda: SqlUnitOfWork(engine),
+        clock=clock,
+        config=desk,
+        command_handlers=dict(COMMAND_HANDLERS),
+        event_handlers={k: list(v) for k, v in EVENT_HANDLERS.items()},
+    )
+
+
+@dataclass
+class Loop:
+    """A background loop that runs ``step`` until stopped; ``wake()`` runs it at once."""
+
+    name: str
+    step: Callable[[], Awaitable[int]]
+    interval: float
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self.event.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                handled = await self.step()
+            except Exception:
+                log.exception("%s loop step failed", self.name)
+                handled = 0
+            if handled:
+                continue  # more may be waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.event.wait(), self.interval)
+            self.event.clear()
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
+@dataclass
+class Services:
+    settings: Settings
+    desk: DeskConfig
+    engine: AsyncEngine
+    cache: Cache
+    clock: Clock
+    bus: MessageBus
+    metrics: Metrics
+    platforms: dict[str, ChatPlatform]
+    decoders: dict[str, Any]
+    inbox_worker: InboxWorker
+    relay: OutboxRelay
+    loops: list[Loop] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    def wake_inbox(self) -> None:
+        for loop in self.loops:
+            if loop.name == "inbox":
+                loop.wake()
+
+    def wake_outbox(self) -> None:
+        for loop in self.loops:
+            if loop.name == "outbox":
+                loop.wake()
+
+
+async def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    platforms: dict[str, ChatPlatform] | None = None,
+    run_migrations: bool = True,
+) -> Services:
+    clock = clock or SystemClock()
+    desk = settings.desk()
+    ensure_sqlite_dir(settings.database_url)
+    engine = db.make_engine(settings.database_url)
+    if run_migrations:
+        await migrate(engine)
+    await sync_directory(engine, desk, clock.now())
+    cache = make_cache(settings.redis_url)
+    bus = build_bus(engine, desk, clock)
+    services = Services(
+        settings=settings,
+        desk=desk,
+        engine=engine,
+        cache=cache,
+        clock=clock,
+        bus=bus,
+        metrics=Metrics(),
+        platforms=dict(platforms or {}),
+        decoders={},
+        inbox_worker=InboxWorker(engine=engine, bus=bus, batch=settings.workers.batch),
+        relay=None,  # type: ignore[arg-type]
+    )
+    services.relay = OutboxRelay(
+        engine=engine,
+        platforms=services.platforms,
+        clock=clock,
+        batch=settings.workers.batch,
+        max_attempts=settings.workers.max_attempts,
+    )
+    return services
+
+
+def start_workers(services: Services) -> None:
+    s = services.settings.workers
+    inbox_loop = Loop("inbox", services.inbox_worker.run_once, s.inbox_poll_s)
+    outbox_loop = Loop("outbox", services.relay.run_once, s.outbox_poll_s)
+
+    async def inbox_then_outbox() -> int:
+        handled = await services.inbox_worker.run_once()
+        if handled:
+            outbox_loop.wake()
+        return handled
+
+    inbox_loop.step = inbox_then_outbox
+    services.loops = [inbox_loop, outbox_loop]
+    for loop in services.loops:
+        loop.start()
+
+
+async def close_services(services: Services) -> None:
+    for loop in services.loops:
+        await loop.stop()
+    for closer in reversed(services.closers):
+        with contextlib.suppress(Exception):
+            await closer()
+    await services.cache.close()
+    await services.engine.dispose()

@@ -1,0 +1,114 @@
+"""REST API models (CONTRACT §4). The OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RequesterIn(In):
+    platform: Literal["wecom", "dingtalk", "api"]
+    user_id: str = Field(min_length=1, max_length=128)
+    name: str = Field(default="", max_length=100)
+
+
+class TicketCreate(In):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=10000)
+    type: str | None = Field(default=None, description="ticket type key; default: the first")
+    priority: Literal["urgent", "high", "normal", "low"] = "normal"
+    fields: dict[str, Any] = Field(default_factory=dict, description="the type's custom fields")
+    requester: RequesterIn | None = Field(default=None, description="default: the API caller")
+
+
+class StatusChange(In):
+    status: str = Field(min_length=1, max_length=32)
+    note: str = Field(default="", max_length=2000)
+
+
+class AssignIn(In):
+    assignee: str = Field(min_length=1, max_length=64, description="a staff member's id")
+    note: str = Field(default="", max_length=2000)
+
+
+class NoteIn(In):
+    text: str = Field(min_length=1, max_length=4000)
+    internal: bool = True
+
+
+class HistoryItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    at: str
+    actor: str
+    actor_name: str
+    channel: str
+    action: str
+
+
+class SlaOut(BaseModel):
+    response_due_at: str | None
+    resolve_due_at: str | None
+    first_response_at: str | None
+    resolved_at: str | None
+    response_met: bool | None
+    resolve_met: bool | None
+    overdue: bool
+
+
+class TicketSummary(BaseModel):
+    id: int
+    ref: str
+    title: str
+    status: str
+    priority: str
+    type: str
+    assignee: str | None
+    requester: str
+    created_at: str
+    updated_at: str
+
+
+class TicketOut(TicketSummary):
+    description: str
+    channel: str
+    fields: dict[str, Any]
+    sla: SlaOut
+    rating: int | None
+    parts_cost: float
+    closed_at: str | None
+    history: list[HistoryItem]
+
+
+class TicketList(BaseModel):
+    items: list[TicketSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class PartOut(BaseModel):
+    sku: str
+    name: str
+    stock: int
+    unit_cost: float
+    min_stock: int
+    unit: str
+
+
+class PartList(BaseModel):
+    items: list[PartOut]
+
+
+class ErrorItem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    errors: list[ErrorItem]

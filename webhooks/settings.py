@@ -1,0 +1,156 @@
+"""The whole configuration (CONTRACT §3): a YAML file plus CHATDESK_ environment overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from bot.dingtalk.settings import DingtalkSettings
+from bot.wecom.settings import WecomSettings
+from core.settings import DeskConfig
+
+DEFAULT_CONFIG_FILE = "chatdesk.yaml"
+
+
+class HttpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_base_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="REST API bodies")
+
+
+class WorkerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inbox_poll_s: float = Field(default=0.5, gt=0)
+    outbox_poll_s: float = Field(default=0.5, gt=0)
+    batch: int = Field(default=20, ge=1, le=500)
+    max_attempts: int = Field(default=12, ge=1, description="then the row is dead-lettered")
+    run: bool = Field(default=True, description="start the inbox worker and outbox relay")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; ``problems`` are "path: message" lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(DeskConfig, BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHATDESK_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    database_url: str = "sqlite+aiosqlite:///var/chatdesk.db"
+    redis_url: str = ""
+    http: HttpSettings = HttpSettings()
+    api_tokens: list[SecretStr] = []
+    sandbox: Literal["auto", "on", "off"] = "auto"
+    action_secret: SecretStr = Field(
+        default=SecretStr(""), description="signs card buttons; random per start when empty"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    workers: WorkerSettings = WorkerSettings()
+    wecom: WecomSettings | None = None
+    dingtalk: DingtalkSettings | None = None
+
+    _yaml_data: dict[str, Any] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _YamlSource(settings_cls, _pending_yaml.get("data", {}))
+
+    def desk(self) -> DeskConfig:
+        return DeskConfig.model_validate({k: getattr(self, k) for k in DeskConfig.model_fields})
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        if self.sandbox == "auto":
+            return self.wecom is None and self.dingtalk is None
+        return self.sandbox == "on"
+
+
+_pending_yaml: dict[str, Any] = {}
+
+
+def config_path(explicit: str | None) -> Path | None:
+    """--config PATH, else $CHATDESK_CONFIG, else ./chatdesk.yaml if present, else none."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("CHATDESK_CONFIG"):
+        return Path(os.environ["CHATDESK_CONFIG"])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.exists() else None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: 无法读取配置文件（{exc.strerror}）"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: YAML 格式错误：{exc}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: 顶层应为键值映射"])
+    return data
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(root)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (未知的配置项)"
+        lines.append(f"{path}: {msg}")
+    return lines
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load the YAML file (if any) and the environment; raise ConfigError listing every problem."""
+    data = _read_yaml(Path(path)) if path else {}
+    _pending_yaml["data"] = data
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from None
+    finally:
+        _pending_yaml.pop("data", None)

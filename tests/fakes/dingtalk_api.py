@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
+_BODY = web.RequestKey("dingtalk_fake_body", object)
 _SPACE_RE = re.compile(r"^dtv1\.card//(IM_GROUP|IM_ROBOT|IM_SINGLE|ONE_BOX)\.(.+)$", re.I)
 _MSG_KEYS = {
     "sampleText",
@@ -169,7 +170,7 @@ class FakeDingtalk:
                 html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
                 return web.Response(status=502, text=html, content_type="text/html")
             return self._error(failure.status, failure.code, failure.message)
-        request["json"] = body
+        request[_BODY] = body
         try:
             return await handler(request)
         except _Refused as exc:
@@ -184,7 +185,7 @@ class FakeDingtalk:
 
     @staticmethod
     def _obj(request: web.Request) -> dict[str, Any]:
-        body = request["json"]
+        body = request[_BODY]
         if not isinstance(body, dict):
             raise _Refused(400, "InvalidParameter", "body must be a JSON object")
         return body

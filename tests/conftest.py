@@ -1,0 +1,96 @@
+"""Shared fixtures. PostgreSQL and Redis are used when CHATDESK_TEST_DATABASE_URL and
+CHATDESK_TEST_REDIS_URL are set; otherwise SQLite files and the in-process cache."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from core import db
+from webhooks.bootstrap import migrate
+from webhooks.settings import Settings, load_settings
+
+PG_URL = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("CHATDESK_TEST_REDIS_URL", "")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = REPO_ROOT.parent / "shared"
+API_TOKEN = "test-token-123"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        f"database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (CHATDESK_TEST_DATABASE_URL unset)'}",
+        f"cache: {'Redis ' + REDIS_URL if REDIS_URL else 'in-process (CHATDESK_TEST_REDIS_URL unset)'}",
+    ]
+
+
+_pg_migrated = False
+
+
+async def _reset_postgres(url: str) -> None:
+    """Migrate once per session, then empty every table before each test."""
+    global _pg_migrated
+    engine = db.make_engine(url)
+    try:
+        if not _pg_migrated:
+            await migrate(engine)
+            _pg_migrated = True
+        names = ", ".join(t.name for t in db.metadata.sorted_tables)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            await conn.execute(
+                db.counters.insert(), [{"name": n, "value": 0} for n in db.COUNTERS]
+            )
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> str:
+    """A clean database for this test: PostgreSQL (emptied) or a new SQLite file."""
+    if PG_URL:
+        await _reset_postgres(PG_URL)
+        return PG_URL
+    return f"sqlite+aiosqlite:///{tmp_path / 'chatdesk.db'}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'sqlite.db'}"
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """The test Redis, flushed; empty when unset (the in-process cache is used)."""
+    if REDIS_URL:
+        from redis import asyncio as aioredis
+
+        client = aioredis.from_url(REDIS_URL)
+        await client.flushdb()
+        await client.aclose()
+    yield REDIS_URL
+
+
+@pytest.fixture
+def make_settings(database_url: str, redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
+    def factory(yaml_text: str = "", **overrides: Any) -> Settings:
+        path = None
+        if yaml_text:
+            path = tmp_path / "chatdesk.yaml"
+            path.write_text(yaml_text, encoding="utf-8")
+        overrides.setdefault("database_url", database_url)
+        overrides.setdefault("redis_url", redis_url)
+        overrides.setdefault("api_tokens", [API_TOKEN])
+        return load_settings(path, **overrides)
+
+    return factory
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_TOKEN}"}

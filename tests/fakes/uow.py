@@ -1,0 +1,137 @@
+"""An in-memory unit of work for unit tests of the core through the bus."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Self
+
+from core.errors import Conflict
+from core.messages import Event, Outbound
+from core.people.model import Person
+from core.tickets.model import Ticket
+from core.tickets.repository import TicketFilter
+
+
+class MemoryStore:
+    """What survives between units of work: the "database"."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[int, Ticket] = {}
+        self.people: dict[str, Person] = {}
+        self.outbox: list[Outbound] = []
+        self.processed: set[str] = set()
+        self.counter = 0
+
+
+class MemoryTickets:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.seen: dict[int, Ticket] = {}
+        self.counter = store.counter
+
+    async def next_id(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    async def add(self, ticket: Ticket) -> None:
+        ticket.new_history.clear()
+        self.seen[ticket.id] = ticket
+
+    async def get(self, ticket_id: int, *, with_history: bool = True) -> Ticket | None:
+        if ticket_id in self.seen:
+            return self.seen[ticket_id]
+        stored = self.store.tickets.get(ticket_id)
+        if stored is None:
+            return None
+        ticket = copy.deepcopy(stored)
+        self.seen[ticket_id] = ticket
+        return ticket
+
+    async def save(self, ticket: Ticket) -> None:
+        stored = self.store.tickets.get(ticket.id)
+        if stored is not None and stored.version != ticket.version:
+            raise Conflict(f"工单 {ticket.ref} 刚被其他人修改，请重试")
+        ticket.version += 1
+        ticket.new_history.clear()
+
+    async def list(self, flt: TicketFilter) -> tuple[list[Ticket], int]:
+        items = [
+            t
+            for t in sorted(self.store.tickets.values(), key=lambda t: -t.id)
+            if (not flt.status or t.status.value in flt.status)
+            and (not flt.assignee_id or t.assignee_id == flt.assignee_id)
+            and (not flt.requester_id or t.requester_id == flt.requester_id)
+            and (not flt.type or t.type == flt.type)
+        ]
+        return items[flt.offset : flt.offset + flt.limit], len(items)
+
+
+class MemoryPeople:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    async def get(self, person_id: str) -> Person | None:
+        return self.store.people.get(person_id)
+
+    async def by_identity(self, platform: str, user_id: str) -> Person | None:
+        return next(
+            (p for p in self.store.people.values() if p.identities.get(platform) == user_id), None
+        )
+
+    async def find(self, text: str) -> Person | None:
+        return self.store.people.get(text) or next(
+            (p for p in self.store.people.values() if p.name == text), None
+        )
+
+    async def staff(self) -> list[Person]:
+        return [p for p in self.store.people.values() if p.is_staff and p.active]
+
+    async def upsert(self, person: Person, *, at: datetime) -> None:
+        self.store.people[person.id] = person
+
+
+class MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        self.tickets = MemoryTickets(self.store)
+        self.people = MemoryPeople(self.store)
+        self._outbox: list[Outbound] = []
+        self._processed: set[str] = set()
+        self.committed = False
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None  # uncommitted work is simply dropped
+
+    async def commit(self) -> None:
+        for ticket in self.tickets.seen.values():
+            self.store.tickets[ticket.id] = copy.deepcopy(ticket)
+        self.store.counter = self.tickets.counter
+        keys = {m.dedupe_key for m in self.store.outbox}
+        self.store.outbox.extend(m for m in self._outbox if not m.dedupe_key or m.dedupe_key not in keys)
+        self.store.processed |= self._processed
+        self.committed = True
+
+    async def rollback(self) -> None:
+        self.tickets.seen.clear()
+        self._outbox.clear()
+
+    async def add_outbound(self, msg: Outbound, *, at: datetime, due_at: datetime | None = None) -> None:
+        self._outbox.append(msg)
+
+    async def mark_processed(self, source: str, *, at: datetime) -> bool:
+        if source in self.store.processed or source in self._processed:
+            return False
+        self._processed.add(source)
+        return True
+
+    def collect_events(self) -> list[Event]:
+        events: list[Event] = []
+        for ticket in self.tickets.seen.values():
+            events.extend(ticket.events)
+            ticket.events.clear()
+        return events

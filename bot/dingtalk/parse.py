@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 from bot.inbound import CardAction, ChatMessage, Media, MessageKind, UrlChallenge
@@ -28,8 +29,8 @@ def _ms_to_s(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return int(value) // 1000
-    if isinstance(value, str) and value.isdigit():
+        return int(value) // 1000 if math.isfinite(value) else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value) // 1000
     return None
 
@@ -37,7 +38,7 @@ def _ms_to_s(value: Any) -> int | None:
 def loads_object(body: bytes | str) -> dict[str, Any]:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ParseError("body is not JSON") from exc
     if not isinstance(data, dict):
         raise ParseError("body is not a JSON object")
@@ -82,7 +83,7 @@ def _content(body: dict[str, Any]) -> dict[str, Any] | None:
     if isinstance(content, str):  # some transports wrap content as a JSON string
         try:
             content = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     return content if isinstance(content, dict) else None
 
@@ -204,7 +205,7 @@ def parse_card_callback(body: dict[str, Any]) -> CardAction:
         raw = body.get("value")  # ⚠ the official Java model also declares a `value` field
     try:
         content = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ParseError("card callback content is not JSON") from exc
     if not isinstance(content, dict):
         raise ParseError("card callback content is not an object")

@@ -55,4 +55,5 @@ async def shared_cache(request: pytest.FixtureRequest) -> AsyncIterator[MemoryCa
     try:
         yield cache
     finally:
+        await cache.delete("dingtalk:token:dingfakeappkey")
         await cache.close()

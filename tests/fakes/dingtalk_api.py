@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,9 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.dingtalk_cards import BODY, CardEndpoints, Refused
+
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
-_BODY = web.RequestKey("dingtalk_fake_body", object)
-_SPACE_RE = re.compile(r"^dtv1\.card//(IM_GROUP|IM_ROBOT|IM_SINGLE|ONE_BOX)\.(.+)$", re.I)
 _MSG_KEYS = {
     "sampleText",
     "sampleMarkdown",
@@ -62,14 +61,8 @@ class _Failure:
     message: str = ""
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, code: str, message: str = "") -> None:
-        super().__init__(code)
-        self.status, self.code, self.message = status, code, message or code
-
-
 @dataclass
-class FakeDingtalk:
+class FakeDingtalk(CardEndpoints):
     app_key: str = "dingfakeappkey"
     app_secret: str = "fake-app-secret"
     robot_code: str = ""
@@ -170,53 +163,23 @@ class FakeDingtalk:
                 html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
                 return web.Response(status=502, text=html, content_type="text/html")
             return self._error(failure.status, failure.code, failure.message)
-        request[_BODY] = body
+        request[BODY] = body
         try:
             return await handler(request)
-        except _Refused as exc:
+        except Refused as exc:
             return self._error(exc.status, exc.code, exc.message)
 
     def _auth(self, request: web.Request) -> None:
         token = request.headers.get("x-acs-dingtalk-access-token")
         if not token:
-            raise _Refused(400, "MissingParameter", "x-acs-dingtalk-access-token is blank")
+            raise Refused(400, "MissingParameter", "x-acs-dingtalk-access-token is blank")
         if token not in self.valid_tokens:
-            raise _Refused(400, "InvalidAuthentication", "不合法的access_token")
-
-    @staticmethod
-    def _obj(request: web.Request) -> dict[str, Any]:
-        body = request[_BODY]
-        if not isinstance(body, dict):
-            raise _Refused(400, "InvalidParameter", "body must be a JSON object")
-        return body
-
-    @staticmethod
-    def _json_str(value: Any, name: str) -> Any:
-        if not isinstance(value, str):
-            raise _Refused(400, "invalidParameter", f"{name} must be a JSON string")
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise _Refused(400, "invalidParameter", f"{name} is not JSON") from exc
-
-    def _check_robot(self, body: dict[str, Any]) -> None:
-        if body.get("robotCode") != (self.robot_code or self.app_key):
-            raise _Refused(400, "invalidParameter.robotCode", "robot does not exist")
-
-    def _check_param_map(self, data: Any, name: str) -> dict[str, str]:
-        pm = data.get("cardParamMap") if isinstance(data, dict) else None
-        if not isinstance(pm, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in pm.items()
-        ):
-            raise _Refused(400, "param.invalid", f"{name}.cardParamMap must map strings")
-        return pm
-
-    # --- endpoints ----------------------------------------------------------------------------
+            raise Refused(400, "InvalidAuthentication", "不合法的access_token")
 
     async def _token(self, request: web.Request) -> web.Response:
         body = self._obj(request)
         if body.get("appKey") != self.app_key or body.get("appSecret") != self.app_secret:
-            raise _Refused(400, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
+            raise Refused(400, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
         token = uuid.uuid4().hex
         self.tokens.append(token)
         self.valid_tokens.add(token)
@@ -228,9 +191,9 @@ class FakeDingtalk:
         self._check_robot(body)
         users = body.get("userIds")
         if not isinstance(users, list) or not users or len(users) > 20:
-            raise _Refused(400, "invalidParameter.userIds", "userIds must hold 1..20 ids")
+            raise Refused(400, "invalidParameter.userIds", "userIds must hold 1..20 ids")
         if body.get("msgKey") not in _MSG_KEYS:
-            raise _Refused(400, "invalidParameter.msgKey", "unknown msgKey")
+            raise Refused(400, "invalidParameter.msgKey", "unknown msgKey")
         self._json_str(body.get("msgParam"), "msgParam")
         known = self.known_users
         invalid = [u for u in users if known is not None and u not in known]
@@ -252,158 +215,15 @@ class FakeDingtalk:
         self._check_robot(body)
         cid = body.get("openConversationId")
         if not isinstance(cid, str) or not cid:
-            raise _Refused(400, "invalidParameter.openConversationId", "openConversationId")
+            raise Refused(400, "invalidParameter.openConversationId", "openConversationId")
         if self.known_conversations is not None and cid not in self.known_conversations:
-            raise _Refused(400, "resource.not.found", "robot is not in this group")
+            raise Refused(400, "resource.not.found", "robot is not in this group")
         if body.get("msgKey") not in _MSG_KEYS:
-            raise _Refused(400, "invalidParameter.msgKey", "unknown msgKey")
+            raise Refused(400, "invalidParameter.msgKey", "unknown msgKey")
         self._json_str(body.get("msgParam"), "msgParam")
         key = uuid.uuid4().hex
         self.messages.append({"kind": "group", "processQueryKey": key, **body})
         return web.json_response({"processQueryKey": key})
-
-    def _space(self, body: dict[str, Any]) -> list[tuple[str, str]]:
-        raw = body.get("openSpaceId")
-        if not isinstance(raw, str) or not raw:
-            raise _Refused(400, "param.openSpaceIdEmpty")
-        spaces: list[tuple[str, str]] = []
-        for i, part in enumerate(raw.split(";")):
-            m = _SPACE_RE.match(part if i == 0 else "dtv1.card//" + part)
-            if not m:
-                raise _Refused(400, "param.openSpaceIdInvalid")
-            spaces.append((m.group(1).upper(), m.group(2)))
-        return spaces
-
-    async def _create_and_deliver(self, request: web.Request) -> web.Response:
-        self._auth(request)
-        body = self._obj(request)
-        track = body.get("outTrackId")
-        if not isinstance(track, str) or not track:
-            raise _Refused(400, "param.outTrackIdEmpty")
-        if not body.get("cardTemplateId"):
-            raise _Refused(400, "param.cardTemplateIdEmpty")
-        params = self._check_param_map(body.get("cardData"), "cardData")
-        private = body.get("privateData") or {}
-        for uid, data in private.items() if isinstance(private, dict) else [(0, None)]:
-            self._check_param_map(data, f"privateData.{uid}")
-        if body.get("callbackType") not in (None, "STREAM", "HTTP"):
-            raise _Refused(400, "param.invalid", "callbackType")
-        results = []
-        for space_type, space_id in self._space(body):
-            prefix = {"IM_GROUP": "imGroup", "IM_ROBOT": "imRobot"}.get(space_type, "x")
-            model = body.get(f"{prefix}OpenSpaceModel")
-            deliver = body.get(f"{prefix}OpenDeliverModel")
-            if not isinstance(model, dict) or "supportForward" not in model:
-                raise _Refused(400, "param.openSpaceModelEmpty")
-            if not isinstance(deliver, dict):
-                raise _Refused(400, "param.openDeliverModelEmpty")
-            if space_type == "IM_GROUP":
-                self._check_robot(deliver)
-            if space_type == "IM_ROBOT" and self.known_users is not None:
-                if space_id not in self.known_users:
-                    raise _Refused(400, "param.userIdNotExist")
-            results.append(
-                {
-                    "spaceType": space_type,
-                    "spaceId": space_id,
-                    "success": True,
-                    "carrierId": uuid.uuid4().hex,
-                    "errorMsg": "",
-                }
-            )
-        if track in self.cards:
-            raise _Refused(400, "param.cardAlreadyExist")
-        self.cards[track] = {
-            "template": body["cardTemplateId"],
-            "public": dict(params),
-            "private": {u: dict(d["cardParamMap"]) for u, d in private.items()},
-            "updates": 0,
-            "request": body,
-        }
-        return web.json_response(
-            {"success": True, "result": {"outTrackId": track, "deliverResults": results}}
-        )
-
-    async def _update_instance(self, request: web.Request) -> web.Response:
-        self._auth(request)
-        body = self._obj(request)
-        card = self.cards.get(body.get("outTrackId") or "")
-        if card is None:
-            raise _Refused(400, "param.cardNotExist")
-        opts = body.get("cardUpdateOptions") or {}
-        if "cardData" in body:
-            params = self._check_param_map(body["cardData"], "cardData")
-            if opts.get("updateCardDataByKey"):
-                card["public"].update(params)
-            else:
-                card["public"] = dict(params)
-        for uid, data in (body.get("privateData") or {}).items():
-            pm = self._check_param_map(data, f"privateData.{uid}")
-            if opts.get("updatePrivateDataByKey"):
-                card["private"].setdefault(uid, {}).update(pm)
-            else:
-                card["private"][uid] = dict(pm)
-        card["updates"] += 1
-        return web.json_response({"success": True, "result": True})
-
-    async def _robot_card_send(self, request: web.Request) -> web.Response:
-        self._auth(request)
-        body = self._obj(request)
-        self._check_robot(body)
-        biz = body.get("cardBizId")
-        if not isinstance(biz, str) or not biz or not body.get("cardTemplateId"):
-            raise _Refused(400, "invalidParameter", "cardBizId and cardTemplateId are required")
-        data = self._json_str(body.get("cardData"), "cardData")
-        group, single = body.get("openConversationId"), body.get("singleChatReceiver")
-        if bool(group) == bool(single):
-            raise _Refused(400, "invalidParameter", "one of openConversationId/singleChatReceiver")
-        if single:
-            receiver = self._json_str(single, "singleChatReceiver")
-            uid = receiver.get("userId") if isinstance(receiver, dict) else None
-            if not uid or (self.known_users is not None and uid not in self.known_users):
-                raise _Refused(400, "invalidParameter.singleChatReceiver", "unknown user")
-        private = body.get("userIdPrivateDataMap")
-        private_data = self._json_str(private, "userIdPrivateDataMap") if private else {}
-        key = uuid.uuid4().hex
-        if biz not in self.robot_cards:  # same cardBizId again: no new card, data unchanged
-            self.robot_cards[biz] = {
-                "data": data,
-                "private": private_data,
-                "updates": 0,
-                "request": body,
-            }
-        return web.json_response({"processQueryKey": key})
-
-    async def _robot_card_update(self, request: web.Request) -> web.Response:
-        self._auth(request)
-        body = self._obj(request)
-        card = self.robot_cards.get(body.get("cardBizId") or "")
-        if card is None:
-            raise _Refused(400, "invalidParameter.cardBizId", "card does not exist")
-        card["data"] = self._json_str(body.get("cardData"), "cardData")
-        if body.get("userIdPrivateDataMap"):
-            card["private"] = self._json_str(body["userIdPrivateDataMap"], "userIdPrivateDataMap")
-        card["updates"] += 1
-        return web.json_response({"success": True, "result": True})
-
-    async def _register_callback(self, request: web.Request) -> web.Response:
-        self._auth(request)
-        body = self._obj(request)
-        key = body.get("callbackRouteKey")
-        if not key or not body.get("callbackUrl"):
-            raise _Refused(400, "param.invalid", "callbackRouteKey and callbackUrl")
-        if key not in self.callbacks or body.get("forceUpdate"):
-            self.callbacks[key] = body
-        stored = self.callbacks[key]
-        return web.json_response(
-            {
-                "success": True,
-                "result": {
-                    "callbackUrl": stored["callbackUrl"],
-                    "apiSecret": stored.get("apiSecret"),
-                },
-            }
-        )
 
     async def _download(self, request: web.Request) -> web.Response:
         self._auth(request)
@@ -411,7 +231,7 @@ class FakeDingtalk:
         self._check_robot(body)
         code = body.get("downloadCode")
         if not isinstance(code, str) or code not in self.files:
-            raise _Refused(400, "invalidParameter.downloadCode", "downloadCode is invalid")
+            raise Refused(400, "invalidParameter.downloadCode", "downloadCode is invalid")
         return web.json_response({"downloadUrl": f"{self.base_url}/files/{code}"})
 
     async def _file(self, request: web.Request) -> web.Response:

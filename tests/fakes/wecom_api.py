@@ -83,6 +83,7 @@ class FakeWecom:
     _used_codes: set[str] = field(default_factory=set)
     _task_ids: set[str] = field(default_factory=set)
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _token_seq: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     # -- scripting ----------------------------------------------------------------------------
 
@@ -206,7 +207,7 @@ class FakeWecom:
         if q["corpsecret"] != self.secret:
             return {"errcode": 40001, "errmsg": "invalid credential"}
         if not self._token or self._token in self._expired:
-            self._token = f"fake-token-{next(self._seq)}"
+            self._token = f"fake-token-{next(self._token_seq)}"
         return {
             "errcode": 0,
             "errmsg": "ok",

@@ -1,7 +1,8 @@
 """template_card checks for the fake WeCom server, re-derived from reference/wecom.md §5.5.
 
 Written independently of bot/wecom/render.py. Returns a problem description, or "" when the
-card is acceptable.
+card is acceptable. Requiring ``task_id`` on interactive cards is our reading of §5.5 ("always set
+it"); §5.5 gives no length limits for display texts, so none are checked here.
 """
 
 from __future__ import annotations

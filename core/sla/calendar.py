@@ -66,7 +66,12 @@ def add_business_minutes(cal: CalendarConfig, start: datetime, minutes: int) -> 
     for _ in range(_MAX_DAYS):
         for begin, end in working_spans(cal, day):
             span_start = datetime.combine(day, begin, tz)
-            span_end = datetime.combine(day, end, tz)
+            # "24:00" ends at the next midnight, not a microsecond before it
+            span_end = (
+                datetime.combine(day + timedelta(days=1), time(0), tz)
+                if end == time.max
+                else datetime.combine(day, end, tz)
+            )
             cursor = max(span_start, local)
             if cursor >= span_end:
                 continue

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ports import AuthExpired, ChatPlatform, Permanent, Receipt, Retryable, Target
-from cards.model import Card
+from cards.registry import build
 from core import db, outbox
 from core.clock import Clock
 from core.queue import backoff, insert_ignoring_duplicates
@@ -36,7 +36,11 @@ class OutboxRelay:
         batch: int = 20,
         max_attempts: int = 12,
         lease_s: float = 120,
+        action_secret: bytes = b"",
+        retry_base_s: float = 2.0,
     ) -> None:
+        self.action_secret = action_secret
+        self.retry_base_s = retry_base_s
         self.engine = engine
         self.platforms = platforms
         self.clock = clock
@@ -92,7 +96,7 @@ class OutboxRelay:
         if kind == "text":
             text = "\n\n".join(r["payload"]["text"] for r in group)
             return await platform.send_text(target, text)
-        card = Card.model_validate(head["payload"]["card"])
+        card = build(head["payload"]["card"], key=head["card_key"], secret=self.action_secret)
         if kind == "card":
             return await platform.send_card(target, card)
         if kind == "card_update":
@@ -113,7 +117,7 @@ class OutboxRelay:
                         "outbox row %s dead-lettered after %s attempts", row["id"], row["attempts"]
                     )
                     continue
-                delay = backoff(row["attempts"], hint=hint)
+                delay = backoff(row["attempts"], base=self.retry_base_s, hint=hint)
                 await outbox.mark_retry(
                     conn, row["id"], error=error, due_at=now + timedelta(seconds=delay)
                 )

@@ -6,15 +6,18 @@ commands through the bus and sends the replies.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
 from bot import texts
 from bot.inbound import CardAction, ChatMessage, MessageKind
-from core.messages import Command
+from cards.actions import ActionKind, ActionRef, BadAction
+from core.messages import Actor, Command
 from core.settings import DeskConfig, TicketTypeConfig
-from core.tickets.commands import AddNote, OpenTicket
+from core.tickets.commands import AcceptTicket, AddNote, DeclineTicket, OpenTicket
 
+log = logging.getLogger(__name__)
 _REF = r"#?\s*(\d{1,9})"
 _ASSET = re.compile(r"\b([A-Za-z]{1,6}-?\d{2,10})\b")
 
@@ -57,10 +60,28 @@ def _fields_from_text(ticket_type: TicketTypeConfig, text: str, photos: list[str
     return values
 
 
-def decide(msg: ChatMessage | CardAction, *, actor, config: DeskConfig) -> Decision:
-    """Turn one inbound item from ``actor`` (core.messages.Actor) into a Decision."""
+def _card_action(msg: CardAction, actor: Actor, secret: bytes) -> Decision:
+    try:
+        ref = ActionRef.decode(msg.action, secret)
+    except BadAction:
+        log.warning("refused a %s card click with a forged or unknown action", msg.platform)
+        return Decision()
+    if ref.card_key != msg.card_key:
+        log.warning("refused a %s card click whose action belongs to another card", msg.platform)
+        return Decision()
+    if ref.kind is ActionKind.ACCEPT:
+        return Decision(commands=[AcceptTicket(actor=actor, ticket_id=ref.ticket_id)])
+    if ref.kind is ActionKind.DECLINE:
+        return Decision(commands=[DeclineTicket(actor=actor, ticket_id=ref.ticket_id)])
+    return Decision()
+
+
+def decide(
+    msg: ChatMessage | CardAction, *, actor: Actor, config: DeskConfig, secret: bytes = b""
+) -> Decision:
+    """Turn one inbound item from ``actor`` into a Decision."""
     if isinstance(msg, CardAction):
-        return Decision(replies=[])  # card buttons arrive with the service-desk loop
+        return _card_action(msg, actor, secret)
     if msg.kind in (MessageKind.EVENT, MessageKind.UNKNOWN, MessageKind.EMPTY):
         if msg.kind is MessageKind.EVENT and msg.event in ("enter_agent", "subscribe"):
             return Decision(replies=[texts.HELP_CUSTOMER])
@@ -77,6 +98,21 @@ def decide(msg: ChatMessage | CardAction, *, actor, config: DeskConfig) -> Decis
         return Decision(queries=[Query("my_tickets")])
     if m := re.fullmatch(rf"(?:查看|/show)\s*{_REF}", text, re.I):
         return Decision(queries=[Query("show", int(m.group(1)))])
+    if m := re.fullmatch(rf"(?:接单|/accept)\s*{_REF}", text, re.I):
+        return Decision(commands=[AcceptTicket(actor=actor, ticket_id=int(m.group(1)))])
+    if m := re.fullmatch(rf"(?:拒单|/decline)\s*{_REF}\s*(.*)", text, re.I | re.S):
+        return Decision(
+            commands=[
+                DeclineTicket(actor=actor, ticket_id=int(m.group(1)), reason=m.group(2).strip())
+            ]
+        )
+    if m := re.fullmatch(rf"(?:接单|/accept)\s*{_REF}", text, re.I):
+        return Decision(commands=[AcceptTicket(actor=actor, ticket_id=int(m.group(1)))])
+    if m := re.fullmatch(rf"(?:拒单|/decline)\s*{_REF}\s*(.*)", text, re.I | re.S):
+        reason = m.group(2).strip()
+        return Decision(
+            commands=[DeclineTicket(actor=actor, ticket_id=int(m.group(1)), reason=reason)]
+        )
     if m := re.fullmatch(rf"(?:备注|/note)\s*{_REF}\s+(.+)", text, re.I | re.S):
         return Decision(commands=[AddNote(actor=actor, ticket_id=int(m.group(1)), text=m.group(2))])
     m = re.fullmatch(r"(?:报修|/new)\s*(.*)", text, re.I | re.S)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,11 +22,12 @@ from core import db
 from core.bus import MessageBus
 from core.cache import Cache, make_cache
 from core.clock import Clock, SystemClock
+from core.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
 from core.people.directory import person_from_config
 from core.people.model import Person, PersonKind
 from core.settings import DeskConfig
-from core.tickets.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
 from core.uow import SqlUnitOfWork
+from webhooks.inbox_writer import InboxWriter
 from webhooks.intake import InboxWorker
 from webhooks.metrics import Metrics
 from webhooks.settings import Settings
@@ -94,6 +96,19 @@ async def sync_directory(engine: AsyncEngine, desk: DeskConfig, at: datetime) ->
         await uow.commit()
 
 
+def action_secret(settings: Settings) -> bytes:
+    """The key that signs card buttons: configured, or derived from the platform secrets so that
+    every instance and every restart agrees (cards sent before a restart stay clickable)."""
+    if settings.action_secret.get_secret_value():
+        return settings.action_secret.get_secret_value().encode()
+    material = ["chatdesk-action-v1", settings.database_url]
+    if settings.wecom:
+        material.append(settings.wecom.secret.get_secret_value())
+    if settings.dingtalk:
+        material.append(settings.dingtalk.app_secret.get_secret_value())
+    return hashlib.sha256("\n".join(material).encode()).digest()
+
+
 def build_bus(engine: AsyncEngine, desk: DeskConfig, clock: Clock) -> MessageBus:
     return MessageBus(
         uow_factory=lambda: SqlUnitOfWork(engine),
@@ -153,6 +168,7 @@ class Services:
     decoders: dict[str, Any]
     inbox_worker: InboxWorker
     relay: OutboxRelay
+    inbox_writer: InboxWriter
     loops: list[Loop] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -193,8 +209,14 @@ async def build_services(
         metrics=Metrics(),
         platforms=dict(platforms or {}),
         decoders={},
-        inbox_worker=InboxWorker(engine=engine, bus=bus, batch=settings.workers.batch),
+        inbox_worker=InboxWorker(
+            engine=engine,
+            bus=bus,
+            batch=settings.workers.batch,
+            action_secret=action_secret(settings),
+        ),
         relay=None,  # type: ignore[arg-type]
+        inbox_writer=InboxWriter(engine, clock),
     )
     services.relay = OutboxRelay(
         engine=engine,
@@ -202,6 +224,8 @@ async def build_services(
         clock=clock,
         batch=settings.workers.batch,
         max_attempts=settings.workers.max_attempts,
+        action_secret=action_secret(settings),
+        retry_base_s=settings.workers.retry_base_s,
     )
     return services
 
@@ -226,6 +250,7 @@ def start_workers(services: Services) -> None:
 async def close_services(services: Services) -> None:
     for loop in services.loops:
         await loop.stop()
+    await services.inbox_writer.stop()
     for closer in reversed(services.closers):
         with contextlib.suppress(Exception):
             await closer()

@@ -2,15 +2,93 @@
 
 from __future__ import annotations
 
+import time
+from functools import partial
+
+import aiohttp
 from aiohttp import web
 
+from bot.dingtalk.adapter import DingtalkAdapter
+from bot.inbound import UrlChallenge
+from bot.ports import RawRequest
+from bot.wecom.adapter import WecomAdapter
 from webhooks.bootstrap import Services
+from webhooks.keys import SERVICES
+from webhooks.receive import receive
 from webhooks.settings import Settings
 
 
 async def setup_channels(app: web.Application, services: Services) -> None:
-    """Create the adapters of the configured platforms (added with the WeCom/DingTalk issues)."""
+    """Create the adapters of the configured platforms; tests may have injected their own."""
+    settings = services.settings
+    if settings.wecom is None and settings.dingtalk is None:
+        return
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+    services.closers.append(session.close)
+    base = settings.http.public_base_url.rstrip("/")
+    if settings.wecom is not None:
+        adapter = WecomAdapter(
+            settings.wecom, services.cache, session, clock=time.time, card_url=base
+        )
+        services.decoders["wecom"] = adapter
+        services.platforms.setdefault("wecom", adapter)
+    if settings.dingtalk is not None:
+        ding = DingtalkAdapter(
+            settings.dingtalk,
+            services.cache,
+            session,
+            clock=time.time,
+            card_callback_url=f"{base}/webhooks/dingtalk/card",
+        )
+        services.decoders["dingtalk"] = ding
+        services.platforms.setdefault("dingtalk", ding)
+
+
+def _echo(challenge: UrlChallenge, raw: RawRequest) -> web.Response:
+    return web.Response(text=challenge.echo, content_type="text/plain")
+
+
+async def wecom_callback(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    adapter: WecomAdapter = services.decoders["wecom"]
+    return await receive(
+        request,
+        platform="wecom",
+        decoder=adapter,
+        max_body=adapter.settings.max_body_bytes,
+        on_challenge=_echo,
+    )
+
+
+async def dingtalk_callback(request: web.Request, *, which: str) -> web.Response:
+    services = request.app[SERVICES]
+    adapter: DingtalkAdapter = services.decoders["dingtalk"]
+    decoder = {
+        "robot": adapter.robot_decoder,
+        "events": adapter.event_decoder,
+        "card": adapter.card_decoder,
+    }[which]
+
+    def answer_check_url(challenge: UrlChallenge, raw: RawRequest) -> web.Response:
+        body, content_type = decoder.ack_body(raw)
+        return web.Response(body=body, content_type=content_type.split(";")[0])
+
+    return await receive(
+        request,
+        platform="dingtalk",
+        decoder=decoder,
+        max_body=adapter.settings.max_body_bytes,
+        on_challenge=answer_check_url,
+    )
 
 
 def add_channel_routes(app: web.Application, settings: Settings) -> None:
     """Mount /webhooks/... for the configured platforms."""
+    if settings.wecom is not None:
+        app.router.add_get("/webhooks/wecom", wecom_callback)
+        app.router.add_post("/webhooks/wecom", wecom_callback)
+    if settings.dingtalk is not None:
+        for which in ("robot", "events", "card"):
+            app.router.add_post(
+                f"/webhooks/dingtalk/{which}", partial(dingtalk_callback, which=which)
+            )

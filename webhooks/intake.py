@@ -29,8 +29,15 @@ _INBOUND: TypeAdapter[ChatMessage | CardAction] = TypeAdapter(Inbound)
 
 class InboxWorker:
     def __init__(
-        self, *, engine: AsyncEngine, bus: MessageBus, batch: int = 20, max_attempts: int = 8
+        self,
+        *,
+        engine: AsyncEngine,
+        bus: MessageBus,
+        batch: int = 20,
+        max_attempts: int = 8,
+        action_secret: bytes = b"",
     ) -> None:
+        self.action_secret = action_secret
         self.engine = engine
         self.bus = bus
         self.clock = bus.clock
@@ -85,7 +92,7 @@ class InboxWorker:
                     response_code=item.response_code,
                     at=self.clock.now(),
                 )
-        decision = decide(item, actor=actor, config=self.bus.config)
+        decision = decide(item, actor=actor, config=self.bus.config, secret=self.action_secret)
         replies = list(decision.replies)
         for i, command in enumerate(decision.commands):
             command = type(command)(**{**command.__dict__, "source": f"inbox:{row_id}:{i}"})
@@ -95,7 +102,7 @@ class InboxWorker:
                 replies.append(exc.message)
         for query in decision.queries:
             replies.append(await self._answer(query, actor))
-        if replies and isinstance(item, ChatMessage):
+        if replies:
             await self._reply(row_id, item, "\n".join(replies))
 
     async def _answer(self, query: Query, actor: Actor) -> str:
@@ -138,13 +145,14 @@ class InboxWorker:
                 created=ticket.created_at.astimezone().strftime("%m-%d %H:%M"),
             )
 
-    async def _reply(self, row_id: int, msg: ChatMessage, text: str) -> None:
+    async def _reply(self, row_id: int, msg: ChatMessage | CardAction, text: str) -> None:
+        group = isinstance(msg, ChatMessage) and msg.conversation_type == "group"
         async with SqlUnitOfWork(self.engine) as uow:
             await uow.add_outbound(
                 Outbound(
                     platform=msg.platform,
                     user_id=msg.user_id,
-                    conversation_id=msg.conversation_id if msg.conversation_type == "group" else "",
+                    conversation_id=msg.conversation_id if group else "",
                     text=text,
                     dedupe_key=f"inbox:{row_id}:reply",
                 ),

@@ -38,6 +38,7 @@ class WorkerSettings(BaseModel):
     batch: int = Field(default=20, ge=1, le=500)
     max_attempts: int = Field(default=12, ge=1, description="then the row is dead-lettered")
     run: bool = Field(default=True, description="start the inbox worker and outbox relay")
+    retry_base_s: float = Field(default=2.0, gt=0, description="first outbox retry delay (doubles)")
 
 
 class ConfigError(Exception):

@@ -40,3 +40,14 @@ class AddNote(Command):
     ticket_id: int
     text: str
     internal: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcceptTicket(Command):
+    ticket_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclineTicket(Command):
+    ticket_id: int
+    reason: str = ""

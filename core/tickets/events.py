@@ -33,3 +33,16 @@ class TicketAssigned(Event):
 class NoteAdded(Event):
     ticket_id: int
     internal: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketAccepted(Event):
+    ticket_id: int
+    engineer_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketDeclined(Event):
+    ticket_id: int
+    engineer_id: str
+    reason: str

@@ -198,26 +198,6 @@ async def tell_requester_opened(event: TicketOpened, ctx: Context) -> None:
     )
 
 
-async def tell_assignee(event: TicketAssigned, ctx: Context) -> None:
-    ticket = await load(ctx, event.ticket_id)
-    person = await ctx.uow.people.get(event.assignee_id)
-    if person is None:
-        return
-    n = sum(1 for e in ticket.history if e.action == "status_changed")
-    for platform, user_id in sorted(person.identities.items()):
-        await ctx.uow.add_outbound(
-            Outbound(
-                platform=platform,
-                user_id=user_id,
-                text=texts.assigned_to_you(ticket.ref, ticket.title),
-                ticket_id=ticket.id,
-                dedupe_key=f"t{ticket.id}:assigned:{n}:{platform}",
-            ),
-            at=ctx.clock.now(),
-        )
-        break  # one platform is enough: the first the person is known on
-
-
 COMMAND_HANDLERS = {
     OpenTicket: open_ticket,
     ChangeStatus: change_status,
@@ -227,7 +207,6 @@ COMMAND_HANDLERS = {
 
 EVENT_HANDLERS = {
     TicketOpened: [tell_requester_opened],
-    TicketAssigned: [tell_assignee],
     TicketStatusChanged: [],
     NoteAdded: [],
 }

@@ -1,0 +1,38 @@
+"""Builds a Card from the intent the core wrote to the outbox.
+
+The core knows no cards: it writes ``{"builder": name, "args": {...}, "status": "..."}`` and a
+deterministic card key. The relay calls :func:`build` with the button-signing secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cards.model import Card
+from cards.tickets import TicketFacts, assignment_card, finished
+
+
+def _assignment(args: dict[str, Any], key: str, secret: bytes) -> Card:
+    return assignment_card(TicketFacts(**args), key=key, secret=secret)
+
+
+BUILDERS: dict[str, Callable[[dict[str, Any], str, bytes], Card]] = {
+    "assignment": _assignment,
+}
+
+
+class UnknownCard(ValueError):
+    pass
+
+
+def build(intent: dict[str, Any], *, key: str, secret: bytes) -> Card:
+    """A neutral Card from an outbox intent, or a stored Card dump (``{"key": ...}``)."""
+    if "builder" not in intent:
+        return Card.model_validate(intent)
+    builder = BUILDERS.get(intent["builder"])
+    if builder is None:
+        raise UnknownCard(intent["builder"])
+    card = builder(intent.get("args", {}), key, secret)
+    status = intent.get("status", "")
+    return finished(card, status) if status else card

@@ -1,0 +1,112 @@
+"""Group commit for the inbox: concurrent callbacks share one transaction.
+
+Each callback waits until its row is committed (so the platform's ack is durable), but rows
+that arrive while a commit is in flight are written together in the next one. Under load this
+turns hundreds of commits a second into a few dozen without adding latency when idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.inbound import CardAction, ChatMessage
+from core import db
+from core.clock import Clock
+from core.queue import PENDING, insert_ignoring_duplicates
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 500
+
+
+@dataclass
+class _Pending:
+    rows: list[dict[str, Any]]
+    done: asyncio.Future[int] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+def inbox_row(item: ChatMessage | CardAction) -> dict[str, Any]:
+    return {
+        "platform": item.platform,
+        "dedupe_key": item.dedupe_key[:255],
+        "kind": item.type if isinstance(item, CardAction) else f"message:{item.kind.value}",
+        "payload": item.model_dump(mode="json"),
+    }
+
+
+class InboxWriter:
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="inbox-writer")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def store(self, items: list[ChatMessage | CardAction]) -> int:
+        """Durably store ``items``; returns how many were new (the rest were duplicates)."""
+        if not items:
+            return 0
+        self.start()
+        pending = _Pending(rows=[inbox_row(i) for i in items])
+        await self._queue.put(pending)
+        return await pending.done
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and sum(len(p.rows) for p in batch) < MAX_BATCH:
+                batch.append(self._queue.get_nowait())
+            try:
+                new_keys = await self._write([r for p in batch for r in p.rows])
+            except Exception as exc:
+                log.exception("inbox write of %d callbacks failed", len(batch))
+                for p in batch:
+                    if not p.done.done():
+                        p.done.set_exception(exc)
+                continue
+            for p in batch:
+                if not p.done.done():
+                    p.done.set_result(
+                        sum(1 for r in p.rows if (r["platform"], r["dedupe_key"]) in new_keys)
+                    )
+
+    async def _write(self, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        now = self.clock.now()
+        values = [
+            {
+                **r,
+                "status": PENDING,
+                "attempts": 0,
+                "received_at": now,
+                "available_at": now,
+                "error": "",
+            }
+            for r in rows
+        ]
+        async with self.engine.begin() as conn:
+            stmt = insert_ignoring_duplicates(conn, db.inbox, ["platform", "dedupe_key"]).returning(
+                db.inbox.c.platform, db.inbox.c.dedupe_key
+            )
+            result = (
+                await conn.execute(stmt, values)
+                if len(values) > 1
+                else await conn.execute(stmt, values[0])
+            )
+            return {(r.platform, r.dedupe_key) for r in result}

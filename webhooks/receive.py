@@ -1,0 +1,78 @@
+"""The one way a platform callback is received: cap, verify, decode, store, then ack."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+
+from bot.inbound import UrlChallenge
+from bot.ports import InboundDecoder, InboundRejected, RawRequest
+from webhooks.keys import SERVICES
+
+log = logging.getLogger(__name__)
+
+ChallengeAnswer = Callable[[UrlChallenge, RawRequest], web.Response]
+
+
+async def read_capped(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than ``limit`` bytes (read no further than that)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(16384):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject(platform: str, status: int, reason: str, request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    services.metrics.inbound.labels(platform, "rejected").inc()
+    log.info("%s callback refused (%s): %s", platform, status, reason)
+    return web.json_response({"error": reason}, status=status)
+
+
+async def receive(
+    request: web.Request,
+    *,
+    platform: str,
+    decoder: InboundDecoder,
+    max_body: int,
+    on_challenge: ChallengeAnswer,
+) -> web.Response:
+    services = request.app[SERVICES]
+    body = await read_capped(request, max_body)
+    if body is None:
+        return _reject(platform, 413, "body too large", request)
+    method = request.method
+    if method not in ("GET", "POST"):
+        return _reject(platform, 405, "method not allowed", request)
+    raw = RawRequest(
+        method=method,  # type: ignore[arg-type]
+        query={k: v for k, v in request.query.items()},
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body,
+    )
+    try:
+        decoded = decoder.decode(raw)
+    except InboundRejected as exc:
+        return _reject(platform, exc.status, exc.reason, request)
+    if isinstance(decoded, UrlChallenge):
+        return on_challenge(decoded, raw)
+    try:
+        new = await services.inbox_writer.store(decoded)
+    except Exception:
+        log.exception("%s callback could not be stored; the platform will retry", platform)
+        return web.json_response({"error": "temporarily unavailable"}, status=503)
+    services.metrics.inbound.labels(platform, "stored").inc(new)
+    if len(decoded) > new:
+        services.metrics.inbound.labels(platform, "duplicate").inc(len(decoded) - new)
+    if new:
+        services.wake_inbox()
+    ack, content_type = decoder.ack_body(raw)
+    return web.Response(body=ack, content_type=content_type.split(";")[0])

@@ -12,7 +12,9 @@ from core import db
 from webhooks.keys import SERVICES
 
 
-async def eventually(check: Callable[[], Any], *, timeout: float = 15.0, every: float = 0.05) -> Any:
+async def eventually(
+    check: Callable[[], Any], *, timeout: float = 15.0, every: float = 0.05
+) -> Any:
     """Poll ``check`` until it returns something truthy; fail with its last value otherwise."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

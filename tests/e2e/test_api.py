@@ -35,7 +35,9 @@ async def test_created_ticket_shows_its_history(client: TestClient, auth: dict) 
     assert ticket["history"][0]["channel"] == "api"
     assert ticket["sla"]["resolve_due_at"] > ticket["created_at"]
 
-    r = await client.post(f"/api/v1/tickets/{body['id']}/assign", json={"assignee": "zhang"}, headers=auth)
+    r = await client.post(
+        f"/api/v1/tickets/{body['id']}/assign", json={"assignee": "zhang"}, headers=auth
+    )
     assert r.status == 200
     ticket = await (await client.get(f"/api/v1/tickets/{body['id']}", headers=auth)).json()
     assert ticket["status"] == "assigned" and ticket["assignee"] == "zhang"
@@ -51,9 +53,13 @@ async def test_numbers_count_from_one(client: TestClient, auth: dict) -> None:
     assert refs == ["#1", "#2", "#3"]
 
 
-async def test_illegal_transition_is_refused_and_changes_nothing(client: TestClient, auth: dict) -> None:
+async def test_illegal_transition_is_refused_and_changes_nothing(
+    client: TestClient, auth: dict
+) -> None:
     created = await (await client.post("/api/v1/tickets", json=REPAIR, headers=auth)).json()
-    r = await client.post(f"/api/v1/tickets/{created['id']}/status", json={"status": "closed"}, headers=auth)
+    r = await client.post(
+        f"/api/v1/tickets/{created['id']}/status", json={"status": "closed"}, headers=auth
+    )
     assert r.status == 409
     error = (await r.json())["errors"][0]
     assert "#1" in error["message"] and "new" in error["message"]
@@ -66,12 +72,20 @@ async def test_illegal_transition_is_refused_and_changes_nothing(client: TestCli
     [
         ({"fields": {"device": "A-1"}}, "title"),
         ({"title": "x", "fields": {"symptom": "y"}}, "fields.device"),
-        ({"title": "x", "fields": {"device": "A-1", "symptom": "y", "colour": "red"}}, "fields.colour"),
-        ({"title": "x", "priority": "asap", "fields": {"device": "A-1", "symptom": "y"}}, "priority"),
+        (
+            {"title": "x", "fields": {"device": "A-1", "symptom": "y", "colour": "red"}},
+            "fields.colour",
+        ),
+        (
+            {"title": "x", "priority": "asap", "fields": {"device": "A-1", "symptom": "y"}},
+            "priority",
+        ),
         ({"title": "x", "type": "nope"}, "type"),
     ],
 )
-async def test_validation_errors_name_the_field(client: TestClient, auth: dict, body: dict, field: str) -> None:
+async def test_validation_errors_name_the_field(
+    client: TestClient, auth: dict, body: dict, field: str
+) -> None:
     r = await client.post("/api/v1/tickets", json=body, headers=auth)
     assert r.status == 422
     fields = [e["field"] for e in (await r.json())["errors"]]

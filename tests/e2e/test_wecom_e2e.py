@@ -53,7 +53,11 @@ def seal(plaintext: str, *, nonce: str = "n0nce") -> tuple[dict[str, str], bytes
     crypto = TencentCrypto(p["token"], p["encoding_aes_key"], p["corpid"])
     ts = str(int(time.time()))
     enc = crypto.encrypt(plaintext)
-    return {"msg_signature": crypto.signature(ts, nonce, enc), "timestamp": ts, "nonce": nonce}, envelope(enc)
+    return {
+        "msg_signature": crypto.signature(ts, nonce, enc),
+        "timestamp": ts,
+        "nonce": nonce,
+    }, envelope(enc)
 
 
 def text_xml(user: str, text: str, msg_id: str) -> str:
@@ -83,7 +87,9 @@ async def post(client: TestClient, plaintext: str) -> Any:
 
 def texts_to(fake: FakeWecom, user: str) -> list[str]:
     return [
-        c["text"]["content"] for c in fake.sent if c.get("touser") == user and c.get("msgtype") == "text"
+        c["text"]["content"]
+        for c in fake.sent
+        if c.get("touser") == user and c.get("msgtype") == "text"
     ]
 
 
@@ -92,7 +98,12 @@ async def test_url_verification_answers_the_decrypted_echostr(client: TestClient
     crypto = TencentCrypto(p["token"], p["encoding_aes_key"], p["corpid"])
     ts = str(int(time.time()))
     echostr = crypto.encrypt("echo-4711")
-    query = {"msg_signature": crypto.signature(ts, "n", echostr), "timestamp": ts, "nonce": "n", "echostr": echostr}
+    query = {
+        "msg_signature": crypto.signature(ts, "n", echostr),
+        "timestamp": ts,
+        "nonce": "n",
+        "echostr": echostr,
+    }
     r = await client.get("/webhooks/wecom", params=query)
     assert r.status == 200
     assert await r.text() == "echo-4711"
@@ -142,7 +153,9 @@ async def test_card_click_reaches_the_bus_and_updates_the_card(
         headers=auth,
     )
     ticket = await created.json()
-    await client.post(f"/api/v1/tickets/{ticket['id']}/assign", json={"assignee": "zhang"}, headers=auth)
+    await client.post(
+        f"/api/v1/tickets/{ticket['id']}/assign", json={"assignee": "zhang"}, headers=auth
+    )
     cards = await eventually(lambda: [c for c in fake.sent if c.get("msgtype") == "template_card"])
     card = cards[0]["template_card"]
     assert cards[0]["touser"] == "zhangwei"
@@ -172,19 +185,29 @@ async def _accepted(client: TestClient, ticket_id: int) -> bool:
     return "status_changed:accepted" in await ticket_history(client.app, ticket_id)
 
 
-async def test_forged_click_changes_nothing(client: TestClient, fake: FakeWecom, auth: dict) -> None:
+async def test_forged_click_changes_nothing(
+    client: TestClient, fake: FakeWecom, auth: dict
+) -> None:
     created = await client.post(
-        "/api/v1/tickets", json={"title": "x", "fields": {"device": "A-1", "symptom": "y"}}, headers=auth
+        "/api/v1/tickets",
+        json={"title": "x", "fields": {"device": "A-1", "symptom": "y"}},
+        headers=auth,
     )
     ticket = await created.json()
-    await client.post(f"/api/v1/tickets/{ticket['id']}/assign", json={"assignee": "zhang"}, headers=auth)
+    await client.post(
+        f"/api/v1/tickets/{ticket['id']}/assign", json={"assignee": "zhang"}, headers=auth
+    )
     cards = await eventually(lambda: [c for c in fake.sent if c.get("msgtype") == "template_card"])
     task_id = cards[0]["template_card"]["task_id"]
     forged = f"v1.accept.{ticket['id']}.{task_id}..{'0' * 32}"
-    r = await post(client, click_xml("zhangwei", forged, task_id, fake.issue_response_code(task_id)))
+    r = await post(
+        client, click_xml("zhangwei", forged, task_id, fake.issue_response_code(task_id))
+    )
     assert r.status == 200  # stored (the signature of the callback itself is fine) ...
     await eventually(lambda: _inbox_done(client))
-    assert "status_changed:accepted" not in await ticket_history(client.app, ticket["id"])  # ... but refused
+    assert "status_changed:accepted" not in await ticket_history(
+        client.app, ticket["id"]
+    )  # ... but refused
     assert fake.updates == []
 
 
@@ -197,3 +220,53 @@ async def _inbox_done(client: TestClient) -> bool:
     async with client.app[SERVICES].engine.connect() as conn:
         statuses = {r.status for r in await conn.execute(select(db.inbox.c.status))}
     return statuses == {"done"}
+
+
+def _bad_requests() -> dict[str, tuple[dict[str, str], bytes]]:
+    p = params()
+    crypto = TencentCrypto(p["token"], p["encoding_aes_key"], p["corpid"])
+    good_xml = text_xml("kehu", "hi", "9001")
+    now = str(int(time.time()))
+
+    def signed(
+        enc: str, *, ts: str = now, body: bytes | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        q = {"msg_signature": crypto.signature(ts, "n", enc), "timestamp": ts, "nonce": "n"}
+        return q, body if body is not None else envelope(enc)
+
+    enc = crypto.encrypt(good_xml)
+    other = TencentCrypto(p["token"], p["encoding_aes_key"], "wwSomeOtherCorp0000")
+    bad_pad = base64_encrypt_raw(p["encoding_aes_key"], b"\x00" * 31 + b"\x40")
+    xxe = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Encrypt>&e;</Encrypt></xml>'
+    laughs = b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><xml><Encrypt>&c;</Encrypt></xml>'
+    return {
+        "bad signature": ({**signed(enc)[0], "msg_signature": "0" * 40}, envelope(enc)),
+        "stale timestamp": signed(enc, ts=str(int(time.time()) - 3600)),
+        "wrong corp id": signed(other.encrypt(good_xml)),
+        "broken base64": signed("%%%not-base64%%%"),
+        "bad padding": signed(bad_pad),
+        "xxe": signed(enc, body=xxe),
+        "billion laughs": signed(enc, body=laughs),
+        "oversized body": signed(enc, body=b"<xml>" + b"x" * (70 * 1024) + b"</xml>"),
+        "missing query parameters": ({}, envelope(enc)),
+        "missing nonce": ({k: v for k, v in signed(enc)[0].items() if k != "nonce"}, envelope(enc)),
+    }
+
+
+def base64_encrypt_raw(encoding_aes_key: str, block: bytes) -> str:
+    """AES-CBC of a raw 32-byte block, so the padding byte is whatever the test chose."""
+    import base64 as b64
+
+    from Crypto.Cipher import AES
+
+    key = b64.b64decode(encoding_aes_key + "=")
+    return b64.b64encode(AES.new(key, AES.MODE_CBC, key[:16]).encrypt(block)).decode()
+
+
+@pytest.mark.parametrize("case", list(_bad_requests()))
+async def test_bad_input_is_a_4xx_and_stores_nothing(client: TestClient, case: str) -> None:
+    query, body = _bad_requests()[case]
+    r = await client.post("/webhooks/wecom", params=query, data=body)
+    assert 400 <= r.status < 500, (case, r.status)
+    assert "Traceback" not in await r.text()
+    assert await inbox_count(client.app) == 0

@@ -1,0 +1,214 @@
+"""DingTalk end to end: signed robot callbacks and card clicks in, calls on the fake API out."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.e2e.helpers import eventually, inbox_count, outbox_rows, ticket_history
+from tests.fakes.dingtalk_api import FakeDingtalk, start_fake_dingtalk
+from webhooks.app import create_app
+
+APP_KEY, APP_SECRET, CARD_SECRET = "dingfakeappkey", "fake-app-secret-xyz", "card-api-secret"
+CONFIG = """
+people:
+  - {id: zhang, name: 张伟, roles: [engineer], dingtalk_userid: "0123456"}
+"""
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDingtalk]:
+    server = await start_fake_dingtalk(app_key=APP_KEY, app_secret=APP_SECRET)
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def client(aiohttp_client, make_settings, fake: FakeDingtalk) -> TestClient:
+    settings = make_settings(
+        CONFIG,
+        dingtalk={
+            "app_key": APP_KEY,
+            "app_secret": APP_SECRET,
+            "card_callback_secret": CARD_SECRET,
+            "api_base": fake.base_url,
+            "oapi_base": fake.base_url,
+            "request_timeout_s": 2.0,
+        },
+        workers={"inbox_poll_s": 0.05, "outbox_poll_s": 0.05, "retry_base_s": 0.1},
+    )
+    return await aiohttp_client(create_app(settings))
+
+
+def _b64_hmac(key: str, message: str) -> str:
+    return base64.b64encode(
+        hmac.new(key.encode(), message.encode(), hashlib.sha256).digest()
+    ).decode()
+
+
+def robot_headers(*, secret: str = APP_SECRET, ts: str | None = None) -> dict[str, str]:
+    """Signed as the spec says: base64(HMAC-SHA256(appSecret, timestamp + "\\n" + appSecret))."""
+    ts = ts or str(int(time.time() * 1000))
+    return {
+        "timestamp": ts,
+        "sign": _b64_hmac(secret, f"{ts}\n{secret}"),
+        "Content-Type": "application/json",
+    }
+
+
+def robot_text(user: str, text: str, msg_id: str) -> dict[str, Any]:
+    return {
+        "msgId": msg_id,
+        "createAt": int(time.time() * 1000),
+        "conversationType": "1",
+        "conversationId": f"cid{user}",
+        "senderId": f"$:LWCP_v1:${user}",
+        "senderNick": "客户",
+        "senderStaffId": user,
+        "chatbotUserId": "$:LWCP_v1:$robot",
+        "robotCode": APP_KEY,
+        "msgtype": "text",
+        "text": {"content": text},
+    }
+
+
+def card_click(user: str, track_id: str, action: str) -> tuple[dict[str, str], bytes]:
+    ts = str(int(time.time() * 1000))
+    body = {
+        "type": "actionCallback",
+        "outTrackId": track_id,
+        "userId": user,
+        "content": json.dumps({"cardPrivateData": {"actionIds": [action], "params": {}}}),
+    }
+    headers = {
+        "x-ddpaas-signature-timestamp": ts,
+        "x-ddpaas-signature": _b64_hmac(CARD_SECRET, ts),
+        "Content-Type": "application/json",
+    }
+    return headers, json.dumps(body).encode()
+
+
+def texts_to(fake: FakeDingtalk, user: str) -> list[str]:
+    return [
+        json.loads(m["msgParam"]).get("content", "")
+        for m in fake.messages
+        if m["kind"] == "oto" and user in m["userIds"]
+    ]
+
+
+async def post_robot(client: TestClient, payload: dict[str, Any], **kw: Any) -> Any:
+    return await client.post(
+        "/webhooks/dingtalk/robot", data=json.dumps(payload), headers=robot_headers(**kw)
+    )
+
+
+async def test_robot_message_in_reply_out(client: TestClient, fake: FakeDingtalk) -> None:
+    r = await post_robot(client, robot_text("kehu01", "报修 A-1024 注塑机漏油", "msgA1"))
+    assert r.status == 200
+    assert json.loads(await r.read()) == {"msgtype": "empty"}
+    replies = await eventually(lambda: texts_to(fake, "kehu01"))
+    assert "#1" in replies[0]
+    assert await ticket_history(client.app, 1) == ["opened"]
+
+
+async def test_retried_robot_callback_changes_nothing(
+    client: TestClient, fake: FakeDingtalk
+) -> None:
+    payload = robot_text("kehu02", "帮助", "msgA2")
+    results = await asyncio.gather(*(post_robot(client, payload) for _ in range(4)))
+    assert {r.status for r in results} == {200}
+    await eventually(lambda: texts_to(fake, "kehu02"))
+    await asyncio.sleep(0.3)
+    assert await inbox_count(client.app, "dingtalk") == 1
+    assert len(texts_to(fake, "kehu02")) == 1
+
+
+async def test_an_api_outage_loses_nothing(client: TestClient, fake: FakeDingtalk) -> None:
+    fake.http_500(times=4)
+    r = await post_robot(client, robot_text("kehu03", "帮助", "msgA3"))
+    assert r.status == 200
+    await eventually(lambda: texts_to(fake, "kehu03"), timeout=30)
+    await asyncio.sleep(0.3)
+    assert len(texts_to(fake, "kehu03")) == 1
+    assert {row["status"] for row in await outbox_rows(client.app)} == {"done"}
+
+
+async def test_card_click_updates_the_card_and_a_double_click_changes_nothing(
+    client: TestClient, fake: FakeDingtalk, auth: dict
+) -> None:
+    created = await client.post(
+        "/api/v1/tickets",
+        json={"title": "漏油", "fields": {"device": "A-1", "symptom": "漏油"}},
+        headers=auth,
+    )
+    ticket = await created.json()
+    await client.post(
+        f"/api/v1/tickets/{ticket['id']}/assign", json={"assignee": "zhang"}, headers=auth
+    )
+    await eventually(lambda: fake.robot_cards)
+    ((track_id, state),) = fake.robot_cards.items()
+    card_json = json.dumps(state["data"], ensure_ascii=False) + json.dumps(
+        state["private"], ensure_ascii=False
+    )
+    assert "接单" in card_json and "拒单" in card_json
+    accept = next(
+        a["id"]
+        for block in _all_blocks(state)
+        for a in block.get("actions", [])
+        if a.get("label", {}).get("text") == "接单"
+    )
+
+    headers, body = card_click("0123456", track_id, accept)
+    first = await asyncio.gather(
+        *(client.post("/webhooks/dingtalk/card", data=body, headers=headers) for _ in range(2))
+    )
+    assert {r.status for r in first} == {200}
+    await eventually(lambda: fake.robot_cards[track_id]["updates"] >= 1)
+    assert "已接单" in json.dumps(fake.robot_cards[track_id]["data"], ensure_ascii=False)
+    history = await ticket_history(client.app, ticket["id"])
+    assert history.count("status_changed:accepted") == 1
+    assert await inbox_count(client.app, "dingtalk") == 1
+
+
+def _all_blocks(state: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = list(state["data"].get("contents", []))
+    for private in state["private"].values():
+        data = private if isinstance(private, dict) else {}
+        blocks.extend(data.get("contents", []))
+    return blocks
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "body", "status"),
+    [
+        ("robot", {"timestamp": "1", "sign": "x"}, b"{}", 401),
+        ("robot", {}, b"{}", 401),
+        ("robot", "stale", b"{}", 401),
+        ("robot", "wrong-secret", b"{}", 401),
+        ("robot", "ok", b"{not json", 400),
+        ("robot", "ok", b"x" * (70 * 1024), 413),
+        ("card", {"x-ddpaas-signature-timestamp": "1", "x-ddpaas-signature": "forged"}, b"{}", 401),
+    ],
+)
+async def test_bad_input_is_refused_and_stores_nothing(
+    client: TestClient, path: str, headers: Any, body: bytes, status: int
+) -> None:
+    if headers == "ok":
+        headers = robot_headers()
+    elif headers == "stale":
+        headers = robot_headers(ts=str(int(time.time() * 1000) - 2 * 3600 * 1000))
+    elif headers == "wrong-secret":
+        headers = robot_headers(secret="not-the-secret")
+    r = await client.post(f"/webhooks/dingtalk/{path}", data=body, headers=headers)
+    assert r.status == status
+    assert "Traceback" not in await r.text()
+    assert await inbox_count(client.app) == 0

@@ -19,7 +19,7 @@ from core.tickets.commands import AcceptTicket, AddNote, DeclineTicket, OpenTick
 
 log = logging.getLogger(__name__)
 _REF = r"#?\s*(\d{1,9})"
-_ASSET = re.compile(r"\b([A-Za-z]{1,6}-?\d{2,10})\b")
+_ASSET = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,6}-?\d{2,10})(?![A-Za-z0-9])")
 
 
 @dataclass(frozen=True)

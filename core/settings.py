@@ -6,6 +6,7 @@ Only pydantic models live here; loading (YAML + environment) is the composition 
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date
 from enum import StrEnum
@@ -57,10 +58,20 @@ class CalendarConfig(Strict):
     @field_validator("hours")
     @classmethod
     def _spans(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        problems = []  # every bad span, not only the first
         for day, spans in value.items():
+            good = []
             for span in spans:
                 if not _SPAN.match(span) or span[:5] >= span[6:]:
-                    raise ValueError(f"{day}: '{span}' 不是有效的时段，应为 HH:MM-HH:MM")
+                    problems.append(f"{day}: '{span}' 不是有效的时段，应为 HH:MM-HH:MM")
+                else:
+                    good.append(span)
+            good.sort()
+            for earlier, later in itertools.pairwise(good):
+                if later[:5] < earlier[6:]:  # overlapping spans would count minutes twice
+                    problems.append(f"{day}: '{earlier}' 与 '{later}' 重叠")
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
 

@@ -125,7 +125,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError([f"{path}: 无法读取配置文件（{exc.strerror}）"]) from None
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an impossible date, 2025-02-30
         raise ConfigError([f"{path}: YAML 格式错误：{exc}"]) from None
     if data is None:
         return {}

@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bot.tencent_crypto import TencentCrypto
 from tests.e2e.helpers import eventually, inbox_count, outbox_rows, ticket_history
 from tests.fakes.dingtalk_api import FakeDingtalk, start_fake_dingtalk
 from webhooks.app import create_app
 
 APP_KEY, APP_SECRET, CARD_SECRET = "dingfakeappkey", "fake-app-secret-xyz", "card-api-secret"
+EVENT_TOKEN = "event-token-123"
+EVENT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 CONFIG = """
 people:
   - {id: zhang, name: 张伟, roles: [engineer], dingtalk_userid: "0123456"}
@@ -40,6 +43,8 @@ async def client(aiohttp_client, make_settings, fake: FakeDingtalk) -> TestClien
             "app_key": APP_KEY,
             "app_secret": APP_SECRET,
             "card_callback_secret": CARD_SECRET,
+            "event_token": EVENT_TOKEN,
+            "event_aes_key": EVENT_AES_KEY,
             "api_base": fake.base_url,
             "oapi_base": fake.base_url,
             "request_timeout_s": 2.0,
@@ -211,4 +216,64 @@ async def test_bad_input_is_refused_and_stores_nothing(
     r = await client.post(f"/webhooks/dingtalk/{path}", data=body, headers=headers)
     assert r.status == status
     assert "Traceback" not in await r.text()
+    assert await inbox_count(client.app) == 0
+
+
+def sealed_event(
+    plaintext: dict[str, Any], *, owner: str = APP_KEY
+) -> tuple[dict[str, str], bytes]:
+    """An event as DingTalk sends it: AES envelope with the owner key, SHA1 over the sorted four."""
+    crypto = TencentCrypto(EVENT_TOKEN, EVENT_AES_KEY, owner)
+    enc = crypto.encrypt(json.dumps(plaintext))
+    ts, nonce = str(int(time.time() * 1000)), "nonce123"
+    sig = hashlib.sha1("".join(sorted([EVENT_TOKEN, ts, nonce, enc])).encode()).hexdigest()
+    return {"msg_signature": sig, "timeStamp": ts, "nonce": nonce}, json.dumps(
+        {"encrypt": enc}
+    ).encode()
+
+
+def open_reply(body: bytes) -> str:
+    reply = json.loads(body)
+    sig = hashlib.sha1(
+        "".join(
+            sorted([EVENT_TOKEN, reply["timeStamp"], reply["nonce"], reply["encrypt"]])
+        ).encode()
+    ).hexdigest()
+    assert sig == reply["msg_signature"]
+    return TencentCrypto(EVENT_TOKEN, EVENT_AES_KEY, APP_KEY).decrypt(reply["encrypt"]).decode()
+
+
+async def test_check_url_answers_the_encrypted_success(client: TestClient) -> None:
+    query, body = sealed_event({"EventType": "check_url"})
+    r = await client.post("/webhooks/dingtalk/events", params=query, data=body)
+    assert r.status == 200
+    assert open_reply(await r.read()) == "success"
+    assert await inbox_count(client.app) == 0
+
+
+async def test_event_is_stored_once_and_acknowledged(client: TestClient) -> None:
+    event = {
+        "EventType": "user_add_org",
+        "TimeStamp": "1700000000000",
+        "UserId": ["u1"],
+        "EventId": "ev-1",
+    }
+    for _ in range(2):
+        query, body = sealed_event(event)
+        r = await client.post("/webhooks/dingtalk/events", params=query, data=body)
+        assert r.status == 200 and open_reply(await r.read()) == "success"
+    assert await inbox_count(client.app, "dingtalk") == 1
+
+
+async def test_event_for_another_owner_key_is_refused(client: TestClient) -> None:
+    query, body = sealed_event({"EventType": "user_add_org"}, owner="someone-else")
+    r = await client.post("/webhooks/dingtalk/events", params=query, data=body)
+    assert r.status == 400
+    query, _ = sealed_event({"EventType": "user_add_org"})
+    r = await client.post(
+        "/webhooks/dingtalk/events",
+        params={**query, "msg_signature": "0" * 40},
+        data=b'{"encrypt":"abc"}',
+    )
+    assert r.status == 401
     assert await inbox_count(client.app) == 0

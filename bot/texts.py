@@ -2,23 +2,61 @@
 
 from __future__ import annotations
 
-HELP_CUSTOMER = (
-    "您好，我是服务台机器人。您可以：\n"
-    "· 报修 <问题描述>：提交报修（例如：报修 A-1024 注塑机报警 E31）\n"
-    "· 我的工单：查看您的工单\n"
-    "· 查看 #12：查看某个工单的进度\n"
-    "· 帮助：显示本说明"
-)
-HELP_STAFF_EXTRA = "\n服务人员另可：查看 #12、备注 #12 <内容>（仅内部可见）"
-UNKNOWN_COMMAND = (
-    "抱歉，没有理解您的意思。发送“帮助”查看可用的指令，或发送“报修 <问题描述>”提交报修。"
-)
-NEED_FIELDS = "为了尽快处理，请补充{fields}。可以这样发送：报修 {example}"
-NO_TICKETS = "您目前没有工单。发送“报修 <问题描述>”即可提交。"
+HELP_HEAD = "您好，我是服务台机器人。您可以发送："
+HELP_LINES: dict[str, list[str]] = {
+    "anyone": [
+        "报修 <问题描述>：提交报修，例如“报修 A-1024 注塑机报警 E31”（也可直接描述问题）",
+        "我的工单：查看您的工单",
+        "查看 #12：查看工单进度",
+        "确认 #12 / 未解决 #12 <原因>：确认维修结果",
+        "评价 #12 5 <评语>：为服务打分（1–5 分）",
+    ],
+    "staff": [
+        "备注 #12 <内容>：内部备注（客户看不到），可 @姓名 提醒同事",
+        "回复 #12 <内容>：回复客户",
+    ],
+    "engineer": [
+        "接单 #12 / 拒单 #12 <原因>",
+        "转派 #12 <姓名>",
+        "申请备件 #12 LX-01*2 MF-03*1",
+        "完工 #12 <说明>（可先发送现场照片）",
+    ],
+    "agent": ["转派 #12 <姓名>：指派或改派工程师"],
+    "manager": ["转派 #12 <姓名>", "统计 今天 / 本周 / 本月：服务数据汇总"],
+    "stock_keeper": ["在备件审批卡片上点“同意”或“驳回”"],
+}
+HELP_TAIL = "发送“帮助”可随时查看本说明。"
+
+UNKNOWN_COMMAND = "抱歉，没有理解您的意思。发送“帮助”查看可用的指令。"
+USAGE = "请带上工单编号，例如：{verb} #12"
+NO_TICKETS = "您目前没有未完成的工单。发送“报修 <问题描述>”即可提交。"
 NOT_INVOLVED = "抱歉，您无权查看工单 {ref}。"
-UNSUPPORTED_MESSAGE = "已收到。目前请用文字描述问题，或发送“帮助”查看可用的指令。"
+NO_SUCH_TICKET = "没有找到工单 {ref}，请检查编号。"
+UNSUPPORTED_MESSAGE = "已收到。请用文字描述问题，或发送“帮助”查看可用的指令。"
 TICKET_LINE = "{ref} {title}｜{status}"
-TICKET_DETAIL = (
-    "工单 {ref}｜{type}\n标题：{title}\n状态：{status}\n负责人：{assignee}\n创建：{created}"
-)
+TICKET_DETAIL = "工单 {ref}｜{type}\n标题：{title}\n状态：{status}\n负责人：{assignee}\n创建：{created}\n响应时限：{due}"
 ERROR_TRY_LATER = "抱歉，系统暂时繁忙，请稍后再试。"
+
+ASK_DESCRIPTION = "请简单描述一下遇到的问题（例如：注塑机报警 E31，无法启动）。"
+ASK_FIELD = "请提供{label}。"
+ASK_CHOICE = "请选择{label}：{choices}。"
+ASK_DATE = "请提供{label}，格式如 2026-12-01。"
+ASK_PHOTO = "请发送{label}。"
+ANSWER_INVALID = "{error}，请重新输入。（发送“取消”可放弃本次报修）"
+PHOTO_SAVED = "照片已收到。"
+PHOTO_HELD = "照片已收到，发送“完工 #工单号 说明”时会一并附上。"
+INTAKE_CANCELLED = "好的，已取消本次报修。"
+DIALOG_EXPIRED = (
+    "您之前未完成的对话已超过 30 分钟，已自动取消。如需报修请重新发送“报修 <问题描述>”。"
+)
+SAME_PROBLEM = "您的工单 {ref}（设备 {device}）仍在处理中。这是同一个问题吗？回复“是”补充到 {ref}，回复“否”新建工单。"
+ADDED_TO_TICKET = "已补充到工单 {ref}，我们会尽快处理。"
+ASK_DECLINE_REASON = "请回复拒单原因（例如：不在附近、缺少工具），工单 #{id} 将转给其他工程师。"
+ASK_REJECT_REASON = "请回复驳回原因，将通知申请人（工单 #{id}）。"
+ASK_REOPEN_REASON = "很抱歉问题仍未解决。请简单说明情况，工单 #{id} 将转回工程师继续处理。"
+PARTS_USAGE = "请按格式填写备件，例如：申请备件 #{id} LX-01*2 MF-03*1（无法识别：{bad}）"
+RATE_USAGE = "请给出 1–5 分，例如：评价 #{id} 5 服务很好"
+SUMMARY_USAGE = "请发送：统计 今天 / 统计 本周 / 统计 本月"
+SUMMARY_MANAGERS_ONLY = "抱歉，统计数据仅对经理开放。"
+KB_SOON = "知识库检索即将开放。如需帮助，请发送“报修 <问题描述>”。"
+NOTHING_PENDING = "当前没有需要您确认的事项。"

@@ -1,7 +1,8 @@
 """Builds a Card from the intent the core wrote to the outbox.
 
 The core knows no cards: it writes ``{"builder": name, "args": {...}, "status": "..."}`` and a
-deterministic card key. The relay calls :func:`build` with the button-signing secret.
+deterministic card key. The relay calls :func:`build` with the button-signing secret. Each
+card module exposes ``BUILDERS``: name -> function(args, key, secret) -> Card.
 """
 
 from __future__ import annotations
@@ -9,17 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cards import tickets
 from cards.model import Card
-from cards.tickets import TicketFacts, assignment_card, finished
+from cards.tickets import finished
 
-
-def _assignment(args: dict[str, Any], key: str, secret: bytes) -> Card:
-    return assignment_card(TicketFacts(**args), key=key, secret=secret)
-
-
-BUILDERS: dict[str, Callable[[dict[str, Any], str, bytes], Card]] = {
-    "assignment": _assignment,
-}
+Builder = Callable[[dict[str, Any], str, bytes], Card]
+BUILDERS: dict[str, Builder] = {}
+for module in (tickets,):
+    BUILDERS.update(module.BUILDERS)
 
 
 class UnknownCard(ValueError):

@@ -59,3 +59,10 @@ def assignment_card(t: TicketFacts, *, key: str, secret: bytes) -> Card:
 def finished(card: Card, status: str) -> Card:
     """The same card with its buttons replaced by who did what."""
     return card.model_copy(update={"buttons": (), "status": status})
+
+
+def _assignment(args: dict, key: str, secret: bytes) -> Card:
+    return assignment_card(TicketFacts(**args), key=key, secret=secret)
+
+
+BUILDERS = {"assignment": _assignment}

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from core.bus import CommandHandler, EventHandler
-from core.tickets import assignment, handlers
+from core.parts import handlers as parts
+from core.reports import handlers as reports
+from core.tickets import assignment, completion, conversation, dispatch, handlers
 
-COMMAND_HANDLERS: dict[type, CommandHandler] = {
-    **handlers.COMMAND_HANDLERS,
-    **assignment.COMMAND_HANDLERS,
-}
+MODULES = (handlers, assignment, dispatch, conversation, completion, parts, reports)
 
+COMMAND_HANDLERS: dict[type, CommandHandler] = {}
 EVENT_HANDLERS: dict[type, list[EventHandler]] = {}
-for table in (handlers.EVENT_HANDLERS, assignment.EVENT_HANDLERS):
-    for event, reactions in table.items():
+for module in MODULES:
+    for command, handler in module.COMMAND_HANDLERS.items():
+        if command in COMMAND_HANDLERS:
+            raise RuntimeError(f"two handlers for {command.__name__}")
+        COMMAND_HANDLERS[command] = handler
+    for event, reactions in module.EVENT_HANDLERS.items():
         EVENT_HANDLERS.setdefault(event, []).extend(reactions)

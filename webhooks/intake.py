@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -12,16 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import texts
 from bot.delivery import remember_response_code
 from bot.inbound import CardAction, ChatMessage, Inbound
-from bot.intents import Query, decide
+from bot.intents import KEEP, Decision, Query, Situation, decide
 from core import inbox
 from core.bus import MessageBus
 from core.errors import DomainError
 from core.messages import Actor, Channel, Outbound
-from core.people.directory import SqlPeopleRepository, identify
+from core.people.directory import identify
 from core.queue import backoff
-from core.tickets.repository import TicketFilter
-from core.tickets.workflow import OPEN_STATUSES, STATUS_ZH
 from core.uow import SqlUnitOfWork
+from webhooks import answers, dialog_store
 
 log = logging.getLogger(__name__)
 _INBOUND: TypeAdapter[ChatMessage | CardAction] = TypeAdapter(Inbound)
@@ -81,7 +81,22 @@ class InboxWorker:
             await uow.commit()
         return person.actor(Channel(item.platform))
 
+    async def _situation(
+        self, row_id: int, item: ChatMessage | CardAction, actor: Actor
+    ) -> Situation:
+        now = self.clock.now()
+        async with self.engine.begin() as conn:
+            dialog, expired = await dialog_store.load(conn, item.platform, item.user_id, now=now)
+        if expired:
+            await self._reply(row_id, item, texts.DIALOG_EXPIRED, suffix="expired")
+        facts = await answers.open_facts(self.engine, actor.person_id)
+        return Situation(now=now, dialog=dialog, open_tickets=facts)
+
     async def _handle(self, row_id: int, item: ChatMessage | CardAction) -> None:
+        marker = f"inbox:{row_id}:handled"
+        async with SqlUnitOfWork(self.engine) as uow:
+            if not await uow.mark_processed(marker, at=self.clock.now()):
+                return  # handled before a crash; only the done mark was lost
         actor = await self._actor(item)
         if isinstance(item, CardAction):
             async with self.engine.begin() as conn:
@@ -92,60 +107,70 @@ class InboxWorker:
                     response_code=item.response_code,
                     at=self.clock.now(),
                 )
-        decision = decide(item, actor=actor, config=self.bus.config, secret=self.action_secret)
+        situation = await self._situation(row_id, item, actor)
+        decision = decide(
+            item,
+            actor=actor,
+            config=self.bus.config,
+            secret=self.action_secret,
+            situation=situation,
+        )
         replies = list(decision.replies)
+        failed = False
         for i, command in enumerate(decision.commands):
-            command = type(command)(**{**command.__dict__, "source": f"inbox:{row_id}:{i}"})
             try:
-                await self.bus.handle(command)
+                await self.bus.handle(replace(command, source=f"inbox:{row_id}:{i}"))
             except DomainError as exc:
                 replies.append(exc.message)
+                failed = True
         for query in decision.queries:
-            replies.append(await self._answer(query, actor))
+            replies.extend(await self._answer(row_id, item, query, actor))
+        await self._save_dialog(item, decision, keep_on_failure=failed)
         if replies:
             await self._reply(row_id, item, "\n".join(replies))
-
-    async def _answer(self, query: Query, actor: Actor) -> str:
         async with SqlUnitOfWork(self.engine) as uow:
-            if query.name == "my_tickets":
-                is_engineer = actor.has("engineer")
-                flt = TicketFilter(
-                    status=[s.value for s in OPEN_STATUSES],
-                    assignee_id=actor.person_id if is_engineer else None,
-                    requester_id=None if is_engineer else actor.person_id,
-                    limit=10,
-                )
-                tickets, total = await uow.tickets.list(flt)
-                if not tickets:
-                    return texts.NO_TICKETS
-                lines = [
-                    texts.TICKET_LINE.format(ref=t.ref, title=t.title, status=STATUS_ZH[t.status])
-                    for t in tickets
-                ]
-                more = f"\n（共 {total} 个，仅显示最近 10 个）" if total > 10 else ""
-                return "您未完成的工单：\n" + "\n".join(lines) + more
-            assert query.ticket_id is not None
-            ticket = await uow.tickets.get(query.ticket_id, with_history=False)
-            ref = f"#{query.ticket_id}"
-            if ticket is None:
-                return f"没有找到工单 {ref}，请检查编号。"
-            involved = actor.person_id in (ticket.requester_id, ticket.assignee_id) or actor.has(
-                "agent", "manager", "stock_keeper"
-            )
-            if not involved:
-                return texts.NOT_INVOLVED.format(ref=ref)
-            assignee = await uow.people.get(ticket.assignee_id) if ticket.assignee_id else None
-            ticket_type = self.bus.config.ticket_type(ticket.type)
-            return texts.TICKET_DETAIL.format(
-                ref=ticket.ref,
-                type=ticket_type.name if ticket_type else ticket.type,
-                title=ticket.title,
-                status=STATUS_ZH[ticket.status],
-                assignee=assignee.name if assignee else "待分配",
-                created=ticket.created_at.astimezone().strftime("%m-%d %H:%M"),
-            )
+            await uow.mark_processed(marker, at=self.clock.now())
+            await uow.commit()
 
-    async def _reply(self, row_id: int, msg: ChatMessage | CardAction, text: str) -> None:
+    async def _save_dialog(
+        self, item: ChatMessage | CardAction, decision: Decision, *, keep_on_failure: bool
+    ) -> None:
+        if decision.dialog is KEEP or (keep_on_failure and decision.dialog is None):
+            return
+        async with self.engine.begin() as conn:
+            if decision.dialog is None:
+                await dialog_store.clear(conn, item.platform, item.user_id)
+            else:
+                await dialog_store.save(conn, item.platform, item.user_id, decision.dialog)
+
+    async def _answer(
+        self, row_id: int, item: ChatMessage | CardAction, query: Query, actor: Actor
+    ) -> list[str]:
+        if query.name == "summary":
+            from core.reports.summary import summary_card_args
+
+            async with SqlUnitOfWork(self.engine) as uow:
+                args = await summary_card_args(
+                    uow.conn, period=query.period, now=self.clock.now(), config=self.bus.config
+                )
+                await uow.add_outbound(
+                    Outbound(
+                        platform=item.platform,
+                        user_id=item.user_id,
+                        kind="card",
+                        card={"builder": "summary", "args": args},
+                        card_key=f"sum_{row_id}",
+                        dedupe_key=f"inbox:{row_id}:summary",
+                    ),
+                    at=self.clock.now(),
+                )
+                await uow.commit()
+            return []
+        return [await answers.answer_text(self.engine, query, actor, self.bus.config)]
+
+    async def _reply(
+        self, row_id: int, msg: ChatMessage | CardAction, text: str, suffix: str = "reply"
+    ) -> None:
         group = isinstance(msg, ChatMessage) and msg.conversation_type == "group"
         async with SqlUnitOfWork(self.engine) as uow:
             await uow.add_outbound(
@@ -154,11 +179,29 @@ class InboxWorker:
                     user_id=msg.user_id,
                     conversation_id=msg.conversation_id if group else "",
                     text=text,
-                    dedupe_key=f"inbox:{row_id}:reply",
+                    dedupe_key=f"inbox:{row_id}:{suffix}",
                 ),
                 at=self.clock.now(),
             )
             await uow.commit()
 
-
-__all__ = ["InboxWorker", "SqlPeopleRepository"]
+    async def expire_dialogs(self) -> int:
+        """Scheduler: end dialogs that ran out and tell the person (once)."""
+        now = self.clock.now()
+        async with self.engine.begin() as conn:
+            expired = await dialog_store.take_expired(conn, now)
+        for platform, user_id, state in expired:
+            if state.get("kind") == "photos":
+                continue  # held photos simply lapse
+            async with SqlUnitOfWork(self.engine) as uow:
+                await uow.add_outbound(
+                    Outbound(
+                        platform=platform,
+                        user_id=user_id,
+                        text=texts.DIALOG_EXPIRED,
+                        dedupe_key=f"dialog-expired:{platform}:{user_id}:{state.get('expires_at', '')}",
+                    ),
+                    at=now,
+                )
+                await uow.commit()
+        return len(expired)

@@ -1,0 +1,106 @@
+"""Telling people things: texts and cards for a person, written to the outbox.
+
+A person may be known on several platforms; a message goes to one of them: the ``prefer``ed
+platform when the person is known there (usually the ticket's channel), else the first one.
+Nothing is sent to someone known on no platform (an API-only requester, say).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from core.bus import Context
+from core.messages import Outbound
+from core.people.model import Person
+
+
+def where(person: Person | None, prefer: str = "") -> tuple[str, str] | None:
+    if person is None or not person.identities:
+        return None
+    if prefer and prefer in person.identities:
+        return prefer, person.identities[prefer]
+    platform = sorted(person.identities)[0]
+    return platform, person.identities[platform]
+
+
+async def tell(
+    ctx: Context,
+    person_id: str | None,
+    text: str,
+    *,
+    key: str,
+    ticket_id: int | None = None,
+    prefer: str = "",
+) -> bool:
+    """Queue a text for a person; ``key`` makes it once-only. False when unreachable."""
+    if not person_id:
+        return False
+    target = where(await ctx.uow.people.get(person_id), prefer)
+    if target is None:
+        return False
+    await ctx.uow.add_outbound(
+        Outbound(platform=target[0], user_id=target[1], text=text, ticket_id=ticket_id, dedupe_key=key),
+        at=ctx.clock.now(),
+    )
+    return True
+
+
+async def tell_many(
+    ctx: Context, person_ids: list[str], text: str, *, key: str, ticket_id: int | None = None
+) -> int:
+    sent = 0
+    for pid in dict.fromkeys(person_ids):
+        sent += await tell(ctx, pid, text, key=f"{key}:{pid}", ticket_id=ticket_id)
+    return sent
+
+
+async def card(
+    ctx: Context,
+    person_id: str | None,
+    *,
+    builder: str,
+    args: dict[str, Any],
+    card_key: str,
+    status: str = "",
+    update: bool = False,
+    ticket_id: int | None = None,
+    prefer: str = "",
+    key: str = "",
+) -> bool:
+    """Queue a new card (or, with ``update``, a new state of the card ``card_key``).
+
+    The core only names a builder (cards/registry.py) and its arguments; the relay builds the
+    neutral Card with the signing key and renders it for the platform.
+    """
+    if not person_id:
+        return False
+    target = where(await ctx.uow.people.get(person_id), prefer)
+    if target is None:
+        return False
+    intent: dict[str, Any] = {"builder": builder, "args": args}
+    if status:
+        intent["status"] = status
+    await ctx.uow.add_outbound(
+        Outbound(
+            platform=target[0],
+            user_id=target[1],
+            kind="card_update" if update else "card",
+            card=intent,
+            card_key=card_key,
+            ticket_id=ticket_id,
+            dedupe_key=key or _card_key(card_key, status, update),
+        ),
+        at=ctx.clock.now(),
+    )
+    return True
+
+
+def _card_key(card_key: str, status: str, update: bool) -> str:
+    if not update:
+        return f"{card_key}:send"
+    return f"{card_key}:update:{hashlib.sha1(status.encode()).hexdigest()[:16]}"
+
+
+async def people_with_role(ctx: Context, *roles: str) -> list[str]:
+    return [p.id for p in await ctx.uow.people.staff() if p.roles.intersection(roles)]

@@ -245,6 +245,14 @@ def start_workers(services: Services) -> None:
     services.loops = [inbox_loop, outbox_loop]
     for loop in services.loops:
         loop.start()
+    from webhooks.scheduler import start_scheduler
+
+    scheduler = start_scheduler(services)
+
+    async def stop_scheduler() -> None:
+        scheduler.shutdown(wait=False)
+
+    services.closers.append(stop_scheduler)
 
 
 async def close_services(services: Services) -> None:

@@ -39,6 +39,9 @@ class WorkerSettings(BaseModel):
     max_attempts: int = Field(default=12, ge=1, description="then the row is dead-lettered")
     run: bool = Field(default=True, description="start the inbox worker and outbox relay")
     retry_base_s: float = Field(default=2.0, gt=0, description="first outbox retry delay (doubles)")
+    scan_interval_s: float = Field(
+        default=60.0, gt=0, description="SLA, assignment, auto-close scans"
+    )
 
 
 class ConfigError(Exception):

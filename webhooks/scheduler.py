@@ -1,0 +1,89 @@
+"""Thin scheduled jobs (APScheduler 3.x, in-memory job store): each tick issues one command.
+
+The database is the source of truth. Each tick's command carries a source naming the job and
+its time slot, so when several instances tick together only one of them acts.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import time
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from core.messages import Actor, Channel, Command
+from core.reports.commands import SendDailyDigest
+from core.tickets.commands import ScanAssignments, ScanAutoClose
+from webhooks.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+
+def _system() -> Actor:
+    return Actor(
+        person_id="system", name="系统", roles=frozenset({"admin"}), channel=Channel.SYSTEM
+    )
+
+
+async def _issue(services: Services, command_type: type[Command], slot: str) -> None:
+    if command_type not in services.bus.command_handlers:
+        return
+    try:
+        await services.bus.handle(
+            command_type(actor=_system(), source=f"{command_type.__name__}:{slot}")
+        )
+    except Exception:
+        log.exception("scheduled %s failed", command_type.__name__)
+    services.wake_outbox()
+
+
+async def scan(services: Services) -> None:
+    slot = services.clock.now().strftime("%Y%m%d%H%M")
+    await _issue(services, ScanAssignments, slot)
+    await _issue(services, ScanAutoClose, slot)
+    try:
+        if await services.inbox_worker.expire_dialogs():
+            services.wake_outbox()
+    except Exception:
+        log.exception("dialog expiry scan failed")
+
+
+async def daily_digest(services: Services) -> None:
+    await _issue(services, SendDailyDigest, services.clock.now().strftime("%Y%m%d"))
+
+
+def digest_time(services: Services) -> time:
+    reports = getattr(services.desk, "reports", None)
+    value = getattr(reports, "daily_digest_at", None) if reports is not None else None
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str) and value:
+        return time.fromisoformat(value)
+    return time(18, 0)
+
+
+def start_scheduler(services: Services) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone=services.desk.timezone)
+    interval = services.settings.workers.scan_interval_s
+    scheduler.add_job(
+        scan,
+        "interval",
+        seconds=interval,
+        args=[services],
+        id="scan",
+        max_instances=1,
+        coalesce=True,
+    )
+    at = digest_time(services)
+    scheduler.add_job(
+        daily_digest,
+        CronTrigger(hour=at.hour, minute=at.minute, timezone=services.desk.timezone),
+        args=[services],
+        id="daily_digest",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
+    scheduler.start()
+    return scheduler

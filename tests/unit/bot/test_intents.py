@@ -1,0 +1,184 @@
+"""bot/intents.decide: chat text, photos and card clicks into commands, replies and dialogs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.inbound import CardAction, ChatMessage, Media, MessageKind
+from bot.intents import KEEP, OpenFact, Query, Situation, decide
+from cards.actions import ActionKind, ActionRef
+from core.messages import Actor, Channel
+from core.parts.commands import DecidePartsRequest, RequestParts
+from core.settings import AssetConfig, DeskConfig
+from core.tickets.commands import (
+    AcceptTicket,
+    AddCustomerMessage,
+    CompleteTicket,
+    DeclineTicket,
+    OpenTicket,
+    RateTicket,
+    ReopenTicket,
+)
+
+NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+SECRET = b"k" * 32
+CUSTOMER = Actor(person_id="c1", name="客户", channel=Channel.WECOM)
+ENGINEER = Actor(
+    person_id="zhang", name="张伟", roles=frozenset({"engineer"}), channel=Channel.WECOM
+)
+MANAGER = Actor(person_id="chen", name="陈总", roles=frozenset({"manager"}), channel=Channel.WECOM)
+CONFIG = DeskConfig(assets=[AssetConfig(id="A-1024"), AssetConfig(id="A-2048")])
+
+
+def text(t: str, *, media: tuple[Media, ...] = ()) -> ChatMessage:
+    kind = MessageKind.TEXT if t else MessageKind.IMAGE
+    return ChatMessage(
+        platform="wecom", dedupe_key="k", user_id="u1", kind=kind, text=t, media=media
+    )
+
+
+def photo(media_id: str) -> ChatMessage:
+    return text("", media=(Media(kind="image", media_id=media_id),))
+
+
+def run(msg, actor=CUSTOMER, dialog=None, open_tickets=()):
+    return decide(msg, actor=actor, config=CONFIG, secret=SECRET,
+                  situation=Situation(now=NOW, dialog=dialog, open_tickets=open_tickets))  # fmt: skip
+
+
+def test_a_complete_report_opens_a_ticket_at_once() -> None:
+    d = run(text("报修 A-1024 注塑机报警 E31"))
+    (cmd,) = d.commands
+    assert isinstance(cmd, OpenTicket)
+    assert cmd.type == "repair" and cmd.fields == {
+        "device": "A-1024",
+        "symptom": "A-1024 注塑机报警 E31",
+    }
+    assert cmd.reply_platform == "wecom" and cmd.reply_user_id == "u1"
+    assert d.dialog is None
+
+
+def test_missing_fields_are_asked_one_at_a_time_and_kept_in_the_dialog() -> None:
+    first = run(text("注塑机报警，无法启动"))
+    assert first.commands == [] and "设备编号" in first.replies[0]
+    assert first.dialog["kind"] == "intake" and first.dialog["asking"] == "device"
+    assert datetime.fromisoformat(first.dialog["expires_at"]) == NOW + timedelta(minutes=30)
+
+    wrong = run(text("B-9999"), dialog=first.dialog)
+    assert wrong.commands == [] and "未找到设备" in wrong.replies[0]
+    assert wrong.dialog["asking"] == "device"
+
+    done = run(text("a-2048"), dialog=wrong.dialog)
+    (cmd,) = done.commands
+    assert isinstance(cmd, OpenTicket) and cmd.fields["device"] == "A-2048"
+    assert cmd.description == "注塑机报警，无法启动"
+    assert done.dialog is None
+
+
+def test_photos_in_the_dialog_land_in_the_images_field() -> None:
+    start = run(photo("media-1"))
+    assert start.commands == [] and start.dialog["photos"] == ["media-1"]
+    described = run(text("注塑机漏油"), dialog=start.dialog)
+    answered = run(text("A-1024"), dialog=described.dialog)
+    (cmd,) = answered.commands
+    assert cmd.fields["photos"] == ["media-1"]
+
+
+def test_cancel_ends_the_dialog() -> None:
+    first = run(text("注塑机坏了"))
+    d = run(text("取消"), dialog=first.dialog)
+    assert d.dialog is None and d.commands == [] and "取消" in d.replies[0]
+
+
+def test_same_device_asks_whether_it_is_the_same_problem() -> None:
+    d = run(text("报修 A-1024 又漏油了"), open_tickets=(OpenFact(id=7, device="A-1024"),))
+    assert d.commands == [] and "#7" in d.replies[0] and d.dialog["kind"] == "same_problem"
+    yes = run(text("是"), dialog=d.dialog)
+    (cmd,) = yes.commands
+    assert isinstance(cmd, AddCustomerMessage) and cmd.ticket_id == 7 and "漏油" in cmd.text
+    no = run(text("否"), dialog=d.dialog)
+    assert isinstance(no.commands[0], OpenTicket)
+
+
+def test_a_customer_answer_after_a_staff_reply_is_added_to_that_ticket() -> None:
+    facts = (OpenFact(id=3, device="A-1", staff_replied_at=NOW - timedelta(minutes=5)),)
+    (cmd,) = run(text("下午两点后有人"), open_tickets=facts).commands
+    assert isinstance(cmd, AddCustomerMessage) and cmd.ticket_id == 3
+    stale = (OpenFact(id=3, device="A-1", staff_replied_at=NOW - timedelta(hours=2)),)
+    late = run(text("下午两点后有人"), open_tickets=stale)
+    assert late.commands == [] and late.dialog["kind"] == "intake"  # a new report, not an answer
+
+
+def test_staff_free_text_is_not_a_report() -> None:
+    d = run(text("今天好忙"), actor=ENGINEER)
+    assert d.commands == [] and "帮助" in d.replies[0]
+
+
+def test_engineer_photos_are_held_for_the_completion() -> None:
+    held = run(photo("p1"), actor=ENGINEER)
+    assert held.dialog["kind"] == "photos" and held.dialog["photos"] == ["p1"]
+    more = run(photo("p2"), actor=ENGINEER, dialog=held.dialog)
+    done = run(text("完工 #4 更换滤芯"), actor=ENGINEER, dialog=more.dialog)
+    (cmd,) = done.commands
+    assert isinstance(cmd, CompleteTicket) and cmd.photos == ("p1", "p2") and done.dialog is None
+
+
+def test_decline_without_reason_asks_for_it() -> None:
+    ask = run(text("拒单 #5"), actor=ENGINEER)
+    assert ask.commands == [] and "原因" in ask.replies[0]
+    (cmd,) = run(text("不在附近"), actor=ENGINEER, dialog=ask.dialog).commands
+    assert isinstance(cmd, DeclineTicket) and cmd.ticket_id == 5 and cmd.reason == "不在附近"
+
+
+def test_parts_request_and_a_bad_line() -> None:
+    (cmd,) = run(text("申请备件 #12 LX-01*2 MF-03*1"), actor=ENGINEER).commands
+    assert isinstance(cmd, RequestParts) and cmd.lines == (("LX-01", 2), ("MF-03", 1))
+    bad = run(text("申请备件 #12"), actor=ENGINEER)
+    assert bad.commands == [] and "申请备件 #12" in bad.replies[0]
+
+
+def test_summary_is_for_managers_only() -> None:
+    assert run(text("统计 本周"), actor=MANAGER).queries == [Query("summary", period="week")]
+    refused = run(text("统计 本周"), actor=ENGINEER)
+    assert refused.queries == [] and "经理" in refused.replies[0]
+
+
+def test_help_depends_on_the_role() -> None:
+    customer = run(text("帮助")).replies[0]
+    engineer = run(text("帮助"), actor=ENGINEER).replies[0]
+    assert "报修" in customer and "申请备件" not in customer
+    assert "申请备件" in engineer and "完工" in engineer
+
+
+def click(
+    kind: ActionKind, arg: str = "", *, key: str = "t9_x_1", secret: bytes = SECRET
+) -> CardAction:
+    action = ActionRef(kind, 9, key, arg).encode(secret)
+    return CardAction(platform="wecom", dedupe_key="c", user_id="u1", card_key=key, action=action)
+
+
+def test_card_clicks_become_commands() -> None:
+    assert isinstance(run(click(ActionKind.ACCEPT), actor=ENGINEER).commands[0], AcceptTicket)
+    approve = run(click(ActionKind.APPROVE, "4"), actor=ENGINEER).commands[0]
+    assert isinstance(approve, DecidePartsRequest) and approve.request_id == 4 and approve.approve
+    rate = run(click(ActionKind.RATE, "2")).commands[0]
+    assert isinstance(rate, RateTicket) and rate.score == 2
+
+
+@pytest.mark.parametrize("kind", [ActionKind.DECLINE, ActionKind.REJECT, ActionKind.REOPEN])
+def test_clicks_that_need_a_reason_ask_for_it(kind: ActionKind) -> None:
+    d = run(click(kind, "4"), actor=ENGINEER)
+    assert (d.commands == [] and "原因" in d.replies[0]) or "说明" in d.replies[0]
+    follow = run(text("原因在此"), actor=ENGINEER, dialog=d.dialog).commands[0]
+    assert getattr(follow, "reason", None) == "原因在此"
+    if kind is ActionKind.REOPEN:
+        assert isinstance(follow, ReopenTicket)
+
+
+def test_forged_or_misplaced_clicks_do_nothing() -> None:
+    assert run(click(ActionKind.ACCEPT, secret=b"other"), actor=ENGINEER).commands == []
+    misplaced = click(ActionKind.ACCEPT).model_copy(update={"card_key": "t9_other_1"})
+    assert run(misplaced, actor=ENGINEER).commands == []
+    assert run(click(ActionKind.ACCEPT), actor=ENGINEER).dialog is KEEP

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cards import tickets
+from cards import approvals, completion, summary, tickets
 from cards.model import Card
 from cards.tickets import finished
 
 Builder = Callable[[dict[str, Any], str, bytes], Card]
 BUILDERS: dict[str, Builder] = {}
-for module in (tickets,):
+for module in (tickets, completion, summary, approvals):
     BUILDERS.update(module.BUILDERS)
 
 

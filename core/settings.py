@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import date
+from datetime import date, time
 from enum import StrEnum
 from typing import Literal
 
@@ -148,6 +148,15 @@ class AssignmentConfig(Strict):
     max_declines: int = Field(default=3, ge=1)
 
 
+class CompletionConfig(Strict):
+    auto_close_days: int = Field(default=3, ge=1, description="close a resolved ticket after")
+
+
+class ReportsConfig(Strict):
+    daily_digest_at: time = time(18, 0)  # managers' daily digest, in the desk's timezone
+    top_engineers: int = Field(default=3, ge=1, le=10)
+
+
 def default_ticket_types() -> list[TicketTypeConfig]:
     """Sensible defaults for an equipment-service company."""
     return [
@@ -189,6 +198,8 @@ class DeskConfig(Strict):
     parts: list[PartConfig] = []
     assets: list[AssetConfig] = []
     assignment: AssignmentConfig = AssignmentConfig()
+    completion: CompletionConfig = CompletionConfig()
+    reports: ReportsConfig = ReportsConfig()
 
     @model_validator(mode="after")
     def _references(self) -> DeskConfig:

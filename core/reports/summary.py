@@ -1,17 +1,179 @@
-"""KPIs for the managers' summary card (filled in by the service-desk loop issue)."""
+"""KPIs for the managers' summary card: a few aggregate queries, SQLite and PostgreSQL alike.
+
+Periods start at local midnight in ``config.timezone``: today, this week (Monday), this month
+(the 1st), and end now. What each figure counts:
+
+- created / closed: tickets created / closed in the period (closed includes automatic closes);
+- open by status, overdue: now (overdue = resolve_due_at passed, not resolved/closed/cancelled);
+- first response: mean of first_response_at − created_at over first responses in the period;
+- resolution: mean of resolved_at − created_at over tickets resolved in the period (a reopened
+  ticket counts when it is resolved again);
+- SLA attainment: of the tickets resolved in the period that have a resolve due time, those
+  resolved in time and (when they had a response due time) first answered in time;
+- top engineers: closed tickets per assignee in the period;
+- average rating: over tickets closed in the period that were rated;
+- parts cost: approved parts requests decided in the period.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement, and_, case, extract, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core import db
 from core.settings import DeskConfig
+from core.tickets.workflow import OPEN_STATUSES, STATUS_ZH, Status
+
+PERIODS = ("today", "week", "month")
+APPROVED = "approved"  # part_requests.status of an approved request
+
+
+def period_start(period: str, now: datetime, timezone: str) -> datetime:
+    """The period's first instant (local midnight), in UTC."""
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}")
+    local = now.astimezone(ZoneInfo(timezone))
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        start -= timedelta(days=local.weekday())
+    elif period == "month":
+        start = start.replace(day=1)
+    return start.astimezone(UTC)
+
+
+def _seconds(conn: AsyncConnection, later: Any, earlier: Any) -> ColumnElement[Any]:
+    if conn.dialect.name == "postgresql":
+        return extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _count(cond: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def _within(col: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(col.is_not(None), col >= start, col <= end)
+
+
+async def _figures(conn: AsyncConnection, start: datetime, now: datetime) -> dict[str, Any]:
+    t = db.tickets
+    created = _within(t.c.created_at, start, now)
+    responded = _within(t.c.first_response_at, start, now)
+    resolved = _within(t.c.resolved_at, start, now)
+    closed = and_(t.c.status == Status.CLOSED.value, _within(t.c.closed_at, start, now))
+    with_due = and_(resolved, t.c.resolve_due_at.is_not(None))
+    in_time = and_(
+        with_due,
+        t.c.resolved_at <= t.c.resolve_due_at,
+        or_(
+            t.c.response_due_at.is_(None),
+            and_(t.c.first_response_at.is_not(None), t.c.first_response_at <= t.c.response_due_at),
+        ),
+    )
+    overdue = and_(
+        t.c.resolve_due_at.is_not(None),
+        t.c.resolve_due_at < now,
+        t.c.status.not_in([Status.RESOLVED.value, Status.CLOSED.value, Status.CANCELLED.value]),
+    )
+    rated = and_(closed, t.c.rating.is_not(None))
+    row = (
+        await conn.execute(
+            select(
+                _count(created).label("created"),
+                _count(closed).label("closed"),
+                _count(overdue).label("overdue"),
+                func.avg(
+                    case((responded, _seconds(conn, t.c.first_response_at, t.c.created_at)))
+                ).label("first_response_s"),
+                func.avg(case((resolved, _seconds(conn, t.c.resolved_at, t.c.created_at)))).label(
+                    "resolution_s"
+                ),
+                _count(with_due).label("sla_total"),
+                _count(in_time).label("sla_met"),
+                func.avg(case((rated, t.c.rating))).label("avg_rating"),
+                _count(rated).label("rated"),
+            ).select_from(t)
+        )
+    ).one()
+    m = row._mapping
+
+    def num(value: Any) -> float | None:
+        return None if value is None else round(float(value), 2)
+
+    return {
+        "created": int(m["created"]),
+        "closed": int(m["closed"]),
+        "overdue": int(m["overdue"]),
+        "first_response_s": num(m["first_response_s"]),
+        "resolution_s": num(m["resolution_s"]),
+        "sla_total": int(m["sla_total"]),
+        "sla_met": int(m["sla_met"]),
+        "avg_rating": num(m["avg_rating"]),
+        "rated": int(m["rated"]),
+    }
+
+
+async def _open_by_status(conn: AsyncConnection) -> list[tuple[str, int]]:
+    t = db.tickets
+    rows = await conn.execute(
+        select(t.c.status, func.count())
+        .where(t.c.status.in_([s.value for s in OPEN_STATUSES]))
+        .group_by(t.c.status)
+    )
+    counts = {Status(status): int(n) for status, n in rows}
+    return [(STATUS_ZH[s], counts[s]) for s in Status if counts.get(s)]
+
+
+async def _top_engineers(
+    conn: AsyncConnection, start: datetime, now: datetime, limit: int
+) -> list[tuple[str, int]]:
+    t, p = db.tickets, db.people
+    n = func.count().label("n")
+    rows = await conn.execute(
+        select(func.coalesce(p.c.name, t.c.assignee_id).label("name"), n)
+        .select_from(t.outerjoin(p, p.c.id == t.c.assignee_id))
+        .where(
+            t.c.assignee_id.is_not(None),
+            t.c.status == Status.CLOSED.value,
+            _within(t.c.closed_at, start, now),
+        )
+        .group_by(t.c.assignee_id, p.c.name)
+        .order_by(n.desc(), t.c.assignee_id)
+        .limit(limit)
+    )
+    return [(str(name), int(count)) for name, count in rows]
+
+
+async def _parts_cost(conn: AsyncConnection, start: datetime, now: datetime) -> float:
+    r = db.part_requests
+    value = (
+        await conn.execute(
+            select(func.coalesce(func.sum(r.c.cost), literal(0.0))).where(
+                r.c.status == APPROVED, _within(r.c.decided_at, start, now)
+            )
+        )
+    ).scalar()
+    return round(float(value or 0.0), 2)
 
 
 async def summary_card_args(
     conn: AsyncConnection, *, period: str, now: datetime, config: DeskConfig
 ) -> dict[str, Any]:
     """The arguments of the ``summary`` card builder for ``period`` (today | week | month)."""
-    raise NotImplementedError
+    start = period_start(period, now, config.timezone)
+    tz = ZoneInfo(config.timezone)
+    open_by = await _open_by_status(conn)
+    return {
+        "period": period,
+        "start": start.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        "end": now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        **await _figures(conn, start, now),
+        "open_by_status": open_by,
+        "open_total": sum(n for _, n in open_by),
+        "top_engineers": await _top_engineers(conn, start, now, config.reports.top_engineers),
+        "parts_cost": await _parts_cost(conn, start, now),
+    }

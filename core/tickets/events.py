@@ -46,3 +46,37 @@ class TicketDeclined(Event):
     ticket_id: int
     engineer_id: str
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketResolved(Event):
+    """完工: the customer gets the completion card (round = how many times resolved)."""
+
+    ticket_id: int
+    engineer_id: str
+    round: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolutionConfirmed(Event):
+    """Closed by the requester (确认完成) or by the system (``auto``) after the waiting days."""
+
+    ticket_id: int
+    round: int
+    auto: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketReopened(Event):
+    """未解决: back to the engineer with the requester's reason."""
+
+    ticket_id: int
+    round: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketRated(Event):
+    ticket_id: int
+    score: int
+    comment: str

@@ -1,0 +1,59 @@
+"""The managers' summary card (统计 今天|本周|本月 and the daily digest): figures, no buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards.model import Card, Field
+
+PERIOD_ZH = {"today": "今天", "week": "本周", "month": "本月"}
+
+
+def duration(seconds: float | None) -> str:
+    """1天2小时 / 3小时5分 / 12分 / —."""
+    if seconds is None:
+        return "—"
+    minutes = max(round(seconds / 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}天{hours}小时"
+    if hours:
+        return f"{hours}小时{mins}分"
+    return f"{mins}分"
+
+
+def percent(met: int, total: int) -> str:
+    return f"{met * 100 / total:.0f}%（{met}/{total}）" if total else "—"
+
+
+def summary_card(args: dict[str, Any], key: str, secret: bytes) -> Card:
+    """args: see core/reports/summary.py ``summary_card_args``."""
+    label = PERIOD_ZH.get(str(args.get("period", "")), str(args.get("period", "")))
+    open_by = args.get("open_by_status", []) or []
+    open_text = "，".join(f"{name} {n}" for name, n in open_by) or "无"
+    top = args.get("top_engineers", []) or []
+    top_text = "，".join(f"{name} {n}" for name, n in top) or "—"
+    avg = args.get("avg_rating")
+    rating = f"{avg:.1f}（{args.get('rated', 0)} 条）" if avg is not None else "—"
+    fields = (
+        Field(label="新建", value=str(args.get("created", 0))),
+        Field(label="关闭", value=str(args.get("closed", 0))),
+        Field(label="未结", value=f"{args.get('open_total', 0)}（{open_text}）"),
+        Field(label="超期", value=str(args.get("overdue", 0))),
+        Field(label="SLA达成", value=percent(args.get("sla_met", 0), args.get("sla_total", 0))),
+        Field(label="平均评分", value=rating),
+        Field(label="首次响应", value=duration(args.get("first_response_s"))),
+        Field(label="解决用时", value=duration(args.get("resolution_s"))),
+        Field(label="备件成本", value=f"¥{float(args.get('parts_cost', 0) or 0):,.2f}"),
+        Field(label="工程师", value=top_text),
+    )
+    return Card(
+        key=key,
+        title=f"服务统计 · {label}",
+        summary=f"{args.get('start', '')} 至 {args.get('end', '')}",
+        fields=fields,
+    )
+
+
+BUILDERS = {"summary": summary_card}

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core import db, outbox
 from core.messages import Event, Outbound
+from core.parts.repository import SqlPartsRepository
 from core.people.directory import SqlPeopleRepository
 from core.queue import insert_ignoring_duplicates
 from core.tickets.repository import SqlTicketRepository
@@ -17,6 +18,7 @@ from core.tickets.repository import SqlTicketRepository
 class UnitOfWork(Protocol):
     tickets: Any
     people: Any
+    parts: Any
 
     async def __aenter__(self) -> Self: ...
 
@@ -48,6 +50,7 @@ class SqlUnitOfWork:
         await self.conn.begin()
         self.tickets = SqlTicketRepository(self.conn)
         self.people = SqlPeopleRepository(self.conn)
+        self.parts = SqlPartsRepository(self.conn)
         self._committed = False
         return self
 

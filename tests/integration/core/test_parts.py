@@ -64,11 +64,14 @@ def bus(engine: AsyncEngine) -> MessageBus:
     return build_bus(engine, DESK, FixedClock(T0))
 
 
-async def accepted_ticket(bus: MessageBus, engineer: str = "zhang") -> int:
+async def accepted_ticket(bus: MessageBus, engine: AsyncEngine, engineer: str = "zhang") -> int:
     ticket = await bus.handle(
         OpenTicket(actor=actor("li"), requester_id="li", title="注塑机漏油", type="consult")
     )
-    await bus.handle(AssignTicket(actor=actor("li"), ticket_id=ticket.id, assignee_id=engineer))
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(db.tickets).where(db.tickets.c.id == ticket.id))).one()
+    if row.assignee_id != engineer:  # not already dispatched to them by the assignment rules
+        await bus.handle(AssignTicket(actor=actor("li"), ticket_id=ticket.id, assignee_id=engineer))
     await bus.handle(AcceptTicket(actor=actor(engineer), ticket_id=ticket.id))
     return ticket.id
 
@@ -114,7 +117,7 @@ def decide(request_id: int, who: str, approve: bool = True, reason: str = "") ->
 async def test_request_by_sku_and_name_sends_a_card_to_every_keeper(
     bus: MessageBus, engine: AsyncEngine
 ) -> None:
-    t = await accepted_ticket(bus)
+    t = await accepted_ticket(bus, engine)
     req = await bus.handle(request(t, ("lx-01", 2), ("密封圈", 1), ("LX-01", 1)))
     assert [(x.sku, x.name, x.qty, x.unit_cost) for x in req.lines] == [
         ("LX-01", "滤芯", 3, 85.0),
@@ -145,7 +148,7 @@ def _sha6(text: str) -> str:
 async def test_a_name_matching_several_parts_or_none_is_refused_with_the_options(
     bus: MessageBus, engine: AsyncEngine
 ) -> None:
-    t = await accepted_ticket(bus)
+    t = await accepted_ticket(bus, engine)
     with pytest.raises(ValidationFailed) as ambiguous:
         await bus.handle(request(t, ("密封", 1)))
     assert f"#{t}" in ambiguous.value.message
@@ -162,7 +165,7 @@ async def test_a_name_matching_several_parts_or_none_is_refused_with_the_options
 async def test_only_the_assigned_engineer_on_an_accepted_ticket_may_request(
     bus: MessageBus, engine: AsyncEngine
 ) -> None:
-    t = await accepted_ticket(bus)
+    t = await accepted_ticket(bus, engine)
     with pytest.raises(Forbidden):
         await bus.handle(request(t, ("LX-01", 1), who="wang"))
     with pytest.raises(Forbidden):
@@ -177,7 +180,7 @@ async def test_only_the_assigned_engineer_on_an_accepted_ticket_may_request(
 async def test_approval_deducts_stock_records_cost_and_updates_every_card(
     bus: MessageBus, engine: AsyncEngine
 ) -> None:
-    t = await accepted_ticket(bus)
+    t = await accepted_ticket(bus, engine)
     req = await bus.handle(request(t, ("LX-01", 2), ("MF-03", 1)))
     done = await bus.handle(decide(req.id, "ku1"))
     assert done.status == "approved" and done.decided_by == "ku1"
@@ -200,7 +203,7 @@ async def test_approval_deducts_stock_records_cost_and_updates_every_card(
 
 
 async def test_two_keepers_approving_at_once_one_wins(bus: MessageBus, engine: AsyncEngine) -> None:
-    t = await accepted_ticket(bus)
+    t = await accepted_ticket(bus, engine)
     req = await bus.handle(request(t, ("LX-01", 4)))
     results = await asyncio.gather(
         bus.handle(decide(req.id, "ku1")),
@@ -219,7 +222,7 @@ async def test_two_keepers_approving_at_once_one_wins(bus: MessageBus, engine: A
 async def test_short_stock_is_refused_and_changes_nothing(
     bus: MessageBus, engine: AsyncEngine
 ) -> None:
-    t = await accepted_ticket(bus)
+    t = await accepted_ticket(bus, engine)
     req = await bus.handle(request(t, ("LX-01", 2), ("MF-03", 3)))
     before = await outbox(engine)
     with pytest.raises(Conflict) as short:
@@ -240,7 +243,7 @@ async def test_short_stock_is_refused_and_changes_nothing(
 async def test_reject_needs_a_reason_and_tells_the_engineer(
     bus: MessageBus, engine: AsyncEngine
 ) -> None:
-    t = await accepted_ticket(bus)
+    t = await accepted_ticket(bus, engine)
     req = await bus.handle(request(t, ("LX-02", 1)))
     with pytest.raises(ValidationFailed):
         await bus.handle(decide(req.id, "ku1", approve=False, reason="  "))
@@ -259,7 +262,7 @@ async def test_reject_needs_a_reason_and_tells_the_engineer(
 
 
 async def test_only_stock_keepers_decide(bus: MessageBus, engine: AsyncEngine) -> None:
-    t = await accepted_ticket(bus)
+    t = await accepted_ticket(bus, engine)
     req = await bus.handle(request(t, ("LX-01", 1)))
     for who in ("zhang", "li"):
         with pytest.raises(Forbidden):
@@ -270,17 +273,17 @@ async def test_only_stock_keepers_decide(bus: MessageBus, engine: AsyncEngine) -
 async def test_stock_below_minimum_warns_the_keepers_once_per_crossing(
     bus: MessageBus, engine: AsyncEngine
 ) -> None:
-    first = await accepted_ticket(bus)
+    first = await accepted_ticket(bus, engine)
     req = await bus.handle(request(first, ("LX-01", 7)))  # 10 -> 3: not below min_stock 3
     await bus.handle(decide(req.id, "ku1"))
     assert not [r for r in await outbox(engine, kind="text") if "库存预警" in r["payload"]["text"]]
-    second = await accepted_ticket(bus, "wang")
+    second = await accepted_ticket(bus, engine, "wang")
     req2 = await bus.handle(request(second, ("LX-01", 1), who="wang"))  # 3 -> 2: crosses
     await bus.handle(decide(req2.id, "ku.2"))
     warned = [r for r in await outbox(engine, kind="text") if "库存预警" in r["payload"]["text"]]
     assert {r["user_id"] for r in warned} == {"kuzhou", "0789"}
     assert "LX-01 滤芯 剩余 2" in warned[0]["payload"]["text"]
-    third = await accepted_ticket(bus)
+    third = await accepted_ticket(bus, engine)
     req3 = await bus.handle(request(third, ("LX-01", 1)))  # 2 -> 1: already below
     await bus.handle(decide(req3.id, "ku1"))
     again = [r for r in await outbox(engine, kind="text") if "库存预警" in r["payload"]["text"]]

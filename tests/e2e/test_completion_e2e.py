@@ -67,12 +67,18 @@ async def accepted_ticket(chat: Any, auth: dict[str, str]) -> int:
 
 async def resolved_ticket(chat: Any, auth: dict[str, str]) -> tuple[int, SeenCard]:
     tid = await accepted_ticket(chat, auth)
+    await chat.photo(ENGINEER, "media-site-1")  # held for the next 完工
+    await eventually(lambda: len(chat.texts(ENGINEER)) >= 1)
     await chat.say(ENGINEER, f"完工 #{tid} 更换滤芯，试机正常")
     key = f"t{tid}_done_1"
     done = await seen(chat, CUSTOMER, key)
     assert list(done.buttons) == ["确认完成", "未解决"]
     assert f"#{tid}" in done.status_text and "更换滤芯" in done.status_text
-    assert await has(chat, tid, "status_changed:resolved")
+    assert "1 张" in done.status_text  # the photo sent before 完工
+    ticket = await (await chat.client.get(f"/api/v1/tickets/{tid}", headers=auth)).json()
+    resolved = ticket["history"][-1]
+    assert resolved["action"] == "status_changed" and resolved["to"] == "resolved"
+    assert resolved["summary"] == "更换滤芯，试机正常" and resolved["photos"] == ["media-site-1"]
     return tid, done
 
 

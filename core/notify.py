@@ -15,13 +15,19 @@ from core.messages import Outbound
 from core.people.model import Person
 
 
-def where(person: Person | None, prefer: str = "") -> tuple[str, str] | None:
-    if person is None or not person.identities:
+def where(
+    person: Person | None, prefer: str = "", enabled: tuple[str, ...] = ()
+) -> tuple[str, str] | None:
+    """Where to reach a person: the preferred platform, else the first enabled one they use."""
+    if person is None:
         return None
-    if prefer and prefer in person.identities:
-        return prefer, person.identities[prefer]
-    platform = sorted(person.identities)[0]
-    return platform, person.identities[platform]
+    known = {p: uid for p, uid in person.identities.items() if not enabled or p in enabled}
+    if not known:
+        return None
+    if prefer and prefer in known:
+        return prefer, known[prefer]
+    platform = sorted(known)[0]
+    return platform, known[platform]
 
 
 async def tell(
@@ -36,7 +42,7 @@ async def tell(
     """Queue a text for a person; ``key`` makes it once-only. False when unreachable."""
     if not person_id:
         return False
-    target = where(await ctx.uow.people.get(person_id), prefer)
+    target = where(await ctx.uow.people.get(person_id), prefer, ctx.config.platforms)
     if target is None:
         return False
     await ctx.uow.add_outbound(
@@ -75,7 +81,7 @@ async def card(
     """
     if not person_id:
         return False
-    target = where(await ctx.uow.people.get(person_id), prefer)
+    target = where(await ctx.uow.people.get(person_id), prefer, ctx.config.platforms)
     if target is None:
         return False
     intent: dict[str, Any] = {"builder": builder, "args": args}

@@ -99,7 +99,8 @@ class Settings(DeskConfig, BaseSettings):
         return init_settings, env_settings, _YamlSource(settings_cls, _pending_yaml.get("data", {}))
 
     def desk(self) -> DeskConfig:
-        return DeskConfig.model_validate({k: getattr(self, k) for k in DeskConfig.model_fields})
+        desk = DeskConfig.model_validate({k: getattr(self, k) for k in DeskConfig.model_fields})
+        return desk.with_platforms(tuple(p for p in ("wecom", "dingtalk") if getattr(self, p) is not None))
 
     @property
     def sandbox_enabled(self) -> bool:

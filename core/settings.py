@@ -12,7 +12,7 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -146,6 +146,7 @@ class AssignmentConfig(Strict):
     mode: Literal["direct", "pool"] = "direct"
     accept_timeout_minutes: int = Field(default=15, ge=1)
     max_declines: int = Field(default=3, ge=1)
+    auto_dispatch: bool = True  # dispatch a ticket by the rules as soon as it is opened
 
 
 class CompletionConfig(Strict):
@@ -190,6 +191,19 @@ def default_calendars() -> list[CalendarConfig]:
 
 class DeskConfig(Strict):
     """Everything the domain needs from the config file."""
+
+    # The chat platforms this installation can send to (set by the composition root, never
+    # read from the file): a person known on several platforms is reached on an enabled one.
+    _platforms: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        return self._platforms
+
+    def with_platforms(self, platforms: tuple[str, ...]) -> DeskConfig:
+        copy = self.model_copy()
+        copy._platforms = tuple(platforms)
+        return copy
 
     timezone: str = "Asia/Shanghai"
     people: list[PersonConfig] = []

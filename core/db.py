@@ -252,6 +252,25 @@ sla_marks = Table(
 )
 
 
+offers = Table(  # who was offered a ticket (direct assignment or pool), and how it ended
+    "offers",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("ticket_id", ID, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("round", Integer, nullable=False),
+    Column("person_id", String(64), nullable=False),
+    Column("card_key", String(128), nullable=False),
+    Column("mode", String(16), nullable=False),  # direct | pool
+    Column("status", String(16), nullable=False),  # open accepted declined expired taken ...
+    Column("offered_at", TS, nullable=False),
+    Column("assigned_at", TS),  # when the person became the assignee (round robin)
+    Column("closed_at", TS),
+    Column("reason", Text, nullable=False, default=""),
+    UniqueConstraint("ticket_id", "round", "person_id", name="uq_offers_ticket_round_person"),
+    Index("ix_offers_status_offered", "status", "offered_at"),
+    Index("ix_offers_person_assigned", "person_id", "assigned_at"),
+)
+
 COUNTERS = ("ticket", "customer")
 
 

@@ -12,12 +12,14 @@ from core.messages import Event, Outbound
 from core.parts.repository import SqlPartsRepository
 from core.people.directory import SqlPeopleRepository
 from core.queue import insert_ignoring_duplicates
+from core.tickets.offers import SqlDispatchRepository
 from core.tickets.repository import SqlTicketRepository
 
 
 class UnitOfWork(Protocol):
     tickets: Any
     people: Any
+    dispatch: Any  # offers, engineers' load (core/tickets/offers.py)
     parts: Any
 
     async def __aenter__(self) -> Self: ...
@@ -50,6 +52,7 @@ class SqlUnitOfWork:
         await self.conn.begin()
         self.tickets = SqlTicketRepository(self.conn)
         self.people = SqlPeopleRepository(self.conn)
+        self.dispatch = SqlDispatchRepository(self.conn)
         self.parts = SqlPartsRepository(self.conn)
         self._committed = False
         return self

@@ -11,6 +11,7 @@ from core.messages import Event, Outbound
 from core.people.model import Person
 from core.tickets.model import Ticket
 from core.tickets.repository import TicketFilter
+from tests.fakes.dispatch import MemoryDispatch
 
 
 class MemoryStore:
@@ -28,6 +29,7 @@ class MemoryTickets:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self.seen: dict[int, Ticket] = {}
+        self.loaded: dict[int, int] = {}  # the stored version each ticket was read at
         self.counter = store.counter
 
     async def next_id(self) -> int:
@@ -46,11 +48,14 @@ class MemoryTickets:
             return None
         ticket = copy.deepcopy(stored)
         self.seen[ticket_id] = ticket
+        self.loaded[ticket_id] = stored.version
         return ticket
 
     async def save(self, ticket: Ticket) -> None:
         stored = self.store.tickets.get(ticket.id)
-        if stored is not None and stored.version != ticket.version:
+        # like the database: saving twice in one unit of work is fine; a change by another is not
+        expected = self.loaded.get(ticket.id, ticket.version)
+        if stored is not None and stored.version != expected:
             raise Conflict(f"工单 {ticket.ref} 刚被其他人修改，请重试")
         ticket.version += 1
         ticket.new_history.clear()
@@ -99,6 +104,7 @@ class MemoryUnitOfWork:
     async def __aenter__(self) -> Self:
         self.tickets = MemoryTickets(self.store)
         self.people = MemoryPeople(self.store)
+        self.dispatch = MemoryDispatch(self.store, self.tickets)
         self._outbox: list[Outbound] = []
         self._processed: set[str] = set()
         self.committed = False
@@ -111,6 +117,7 @@ class MemoryUnitOfWork:
         for ticket in self.tickets.seen.values():
             self.store.tickets[ticket.id] = copy.deepcopy(ticket)
         self.store.counter = self.tickets.counter
+        self.dispatch.commit()
         keys = {m.dedupe_key for m in self.store.outbox}
         self.store.outbox.extend(m for m in self._outbox if not m.dedupe_key or m.dedupe_key not in keys)
         self.store.processed |= self._processed

@@ -1,0 +1,56 @@
+"""In-memory dispatch repository (offers, load, last assignment) for MemoryUnitOfWork."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from core.tickets.offers import LOAD_STATUSES, Offer, OfferStatus
+
+
+class MemoryDispatch:
+    """Works on a copy of the store's offers; ``commit`` writes them back."""
+
+    def __init__(self, store: Any, tickets: Any) -> None:
+        self.store = store
+        self.tickets = tickets  # the unit of work's MemoryTickets: sees uncommitted changes
+        self.offers: list[Offer] = copy.deepcopy(getattr(store, "offers", []))
+
+    def commit(self) -> None:
+        self.store.offers = copy.deepcopy(self.offers)
+
+    def _key(self, o: Offer) -> tuple[int, int, str]:
+        return (o.ticket_id, o.round, o.person_id)
+
+    async def add(self, offer: Offer) -> None:
+        if any(self._key(o) == self._key(offer) for o in self.offers):
+            raise ValueError(f"duplicate offer {self._key(offer)}")
+        self.offers.append(copy.deepcopy(offer))
+
+    async def save(self, offer: Offer) -> None:
+        for i, o in enumerate(self.offers):
+            if self._key(o) == self._key(offer):
+                self.offers[i] = copy.deepcopy(offer)
+
+    async def for_ticket(self, ticket_id: int) -> list[Offer]:
+        return [copy.deepcopy(o) for o in self.offers if o.ticket_id == ticket_id]
+
+    async def due(self, before: datetime, *, limit: int = 100) -> list[Offer]:
+        due = [o for o in self.offers if o.status is OfferStatus.OPEN and o.offered_at <= before]
+        return [copy.deepcopy(o) for o in sorted(due, key=lambda o: o.offered_at)[:limit]]
+
+    async def loads(self) -> dict[str, int]:
+        current = {**self.store.tickets, **self.tickets.seen}
+        counts: dict[str, int] = {}
+        for t in current.values():
+            if t.assignee_id and t.status.value in LOAD_STATUSES:
+                counts[t.assignee_id] = counts.get(t.assignee_id, 0) + 1
+        return counts
+
+    async def last_assigned(self) -> dict[str, datetime]:
+        last: dict[str, datetime] = {}
+        for o in self.offers:
+            if o.assigned_at and (o.person_id not in last or o.assigned_at > last[o.person_id]):
+                last[o.person_id] = o.assigned_at
+        return last

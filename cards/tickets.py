@@ -9,6 +9,7 @@ from cards.model import Button, ButtonStyle, Card, Field
 
 ACCEPT_TEXT = "接单"
 DECLINE_TEXT = "拒单"
+POOL_SUMMARY = "抢单：已同时发给多位工程师，先点“接单”者得"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class TicketFacts:
     due: str
     device: str = ""
     address: str = ""
+    pool: bool = False  # 抢单: the same card went to several engineers; the first 接单 wins
 
 
 def _fields(t: TicketFacts) -> tuple[Field, ...]:
@@ -39,7 +41,7 @@ def assignment_card(t: TicketFacts, *, key: str, secret: bytes) -> Card:
     return Card(
         key=key,
         title=f"新工单 #{t.id}：{t.title}",
-        summary="请确认是否接单",
+        summary=POOL_SUMMARY if t.pool else "请确认是否接单",
         fields=_fields(t),
         buttons=(
             Button(

@@ -1,159 +1,238 @@
-"""Assignment cards and the engineer's answer: 接单 / 拒单."""
+"""Assignment cards and the engineer's answer: 接单 / 拒单, for direct and pool (抢单) offers.
+
+A direct offer: the ticket is ``assigned`` to one engineer, who holds the card
+``t{id}_assign_{round}``. A pool offer: the ticket stays ``new`` (unassigned) and every
+candidate holds a card ``t{id}_pool_{round}_{i}``; the first 接单 assigns and accepts it in one
+step and the other cards say who took it. Which case applies is read from the offers table,
+so a click on an old card is recognised and answered politely without changing anything.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.bus import Context
-from core.errors import Forbidden, InvalidTransition
-from core.messages import Outbound
-from core.people.model import Person
+from core import notify
+from core.bus import CommandHandler, Context, EventHandler
+from core.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    Forbidden,
+    InvalidTransition,
+    ValidationFailed,
+)
+from core.tickets import dispatch_texts as tx
 from core.tickets import texts
 from core.tickets.commands import AcceptTicket, DeclineTicket
 from core.tickets.events import TicketAccepted, TicketAssigned, TicketDeclined
 from core.tickets.handlers import load
 from core.tickets.model import PRIORITY_ZH, Ticket
+from core.tickets.offers import Mode, Offer, OfferStatus
 from core.tickets.workflow import STATUS_ZH, Status
 
 
-def assignment_round(ticket: Ticket) -> int:
-    """How many times the ticket has been assigned: names the current assignment card."""
-    return sum(
-        1 for e in ticket.history if e.action == "status_changed" and e.data.get("to") == "assigned"
-    )
+def now_text(ctx: Context) -> str:
+    return texts.when(ctx.clock.now(), ctx.config.timezone)
 
 
-def card_key(ticket: Ticket) -> str:
-    return f"t{ticket.id}_assign_{assignment_round(ticket)}"
+def next_round(offers: list[Offer]) -> int:
+    return max((o.round for o in offers), default=0) + 1
 
 
-async def facts(ticket: Ticket, ctx: Context) -> dict[str, Any]:
+async def name_of(ctx: Context, person_id: str | None) -> str:
+    person = await ctx.uow.people.get(person_id) if person_id else None
+    return person.name if person else (person_id or "")
+
+
+async def facts(ticket: Ticket, ctx: Context, *, pool: bool = False) -> dict[str, Any]:
     ticket_type = ctx.config.ticket_type(ticket.type)
-    requester = await ctx.uow.people.get(ticket.requester_id)
-    return {
+    args: dict[str, Any] = {
         "id": ticket.id,
         "title": ticket.title,
         "type_name": ticket_type.name if ticket_type else ticket.type,
         "priority": PRIORITY_ZH[ticket.priority],
-        "requester": requester.name if requester else ticket.requester_id,
+        "requester": await name_of(ctx, ticket.requester_id),
         "due": texts.when(ticket.response_due_at, ctx.config.timezone),
         "device": str(ticket.fields.get("device", "")),
         "address": str(ticket.fields.get("address", "")),
     }
+    if pool:
+        args["pool"] = True
+    return args
 
 
-def _first_identity(person: Person) -> tuple[str, str] | None:
-    return next(iter(sorted(person.identities.items())), None)
+async def send_offer(ctx: Context, ticket: Ticket, offer: Offer) -> None:
+    await notify.card(
+        ctx,
+        offer.person_id,
+        builder="assignment",
+        args=await facts(ticket, ctx, pool=offer.mode is Mode.POOL),
+        card_key=offer.card_key,
+        ticket_id=ticket.id,
+        prefer=ticket.channel,
+    )
+
+
+async def close_offer(
+    ctx: Context, ticket: Ticket, offer: Offer, status: OfferStatus, line: str, reason: str = ""
+) -> None:
+    """End an offer and update its card in place to say why (who did what)."""
+    offer.status = status
+    offer.closed_at = ctx.clock.now()
+    offer.reason = reason
+    await ctx.uow.dispatch.save(offer)
+    await notify.card(
+        ctx,
+        offer.person_id,
+        builder="assignment",
+        args=await facts(ticket, ctx, pool=offer.mode is Mode.POOL),
+        card_key=offer.card_key,
+        status=line,
+        update=True,
+        ticket_id=ticket.id,
+        prefer=ticket.channel,
+    )
 
 
 async def send_assignment_card(event: TicketAssigned, ctx: Context) -> None:
+    """A (re)assignment: withdraw every open offer, then a fresh card for the assignee."""
     ticket = await load(ctx, event.ticket_id)
-    person = await ctx.uow.people.get(event.assignee_id)
-    where = _first_identity(person) if person else None
-    if where is None:
-        return
-    key = card_key(ticket)
-    await ctx.uow.add_outbound(
-        Outbound(
-            platform=where[0],
-            user_id=where[1],
-            kind="card",
-            card={"builder": "assignment", "args": await facts(ticket, ctx)},
-            card_key=key,
-            ticket_id=ticket.id,
-            dedupe_key=f"{key}:send",
-        ),
-        at=ctx.clock.now(),
+    offers = await ctx.uow.dispatch.for_ticket(ticket.id)
+    name = await name_of(ctx, event.assignee_id)
+    for offer in offers:
+        if offer.is_open:
+            line = tx.WITHDRAWN_CARD.format(name=name, at=now_text(ctx))
+            await close_offer(ctx, ticket, offer, OfferStatus.WITHDRAWN, line)
+    n = next_round(offers)
+    offer = Offer(
+        ticket_id=ticket.id,
+        round=n,
+        person_id=event.assignee_id,
+        card_key=f"t{ticket.id}_assign_{n}",
+        mode=Mode.DIRECT,
+        offered_at=ctx.clock.now(),
+        assigned_at=ctx.clock.now(),
     )
+    await ctx.uow.dispatch.add(offer)
+    await send_offer(ctx, ticket, offer)
 
 
-async def _finish_card(ticket: Ticket, ctx: Context, engineer_id: str, status: str) -> None:
-    person = await ctx.uow.people.get(engineer_id)
-    where = _first_identity(person) if person else None
-    if where is None:
-        return
-    key = card_key(ticket)
-    await ctx.uow.add_outbound(
-        Outbound(
-            platform=where[0],
-            user_id=where[1],
-            kind="card_update",
-            card={"builder": "assignment", "args": await facts(ticket, ctx), "status": status},
-            card_key=key,
-            ticket_id=ticket.id,
-            dedupe_key=f"{key}:done",
-        ),
-        at=ctx.clock.now(),
-    )
+def invalid(field: str, message: str) -> ValidationFailed:
+    error = ValidationFailed([FieldError(field, message)])
+    error.message = message  # said to a person as it is, without the field name
+    return error
 
 
-def _check_assignee(ticket: Ticket, cmd: AcceptTicket | DeclineTicket, verb: str) -> None:
-    if not cmd.actor.has("engineer"):
-        raise Forbidden(f"抱歉，只有工程师可以{verb}（工单 {ticket.ref}）。")
-    if ticket.status is not Status.ASSIGNED:
-        raise InvalidTransition(
-            f"工单 {ticket.ref} 当前状态为{STATUS_ZH[ticket.status]}，无法{verb}。", field="status"
+async def refusal(
+    ctx: Context, ticket: Ticket, me: str, offers: list[Offer], verb: str
+) -> DomainError:
+    """Why ``me`` cannot 接单/拒单 this ticket now, politely; nothing has changed."""
+    ref = ticket.ref
+    if ticket.assignee_id == me and ticket.status is not Status.ASSIGNED:
+        if ticket.status is Status.ACCEPTED and verb == "接单":
+            return Conflict(tx.ALREADY_ACCEPTED.format(ref=ref))
+        return InvalidTransition(
+            tx.CANNOT.format(ref=ref, status=STATUS_ZH[ticket.status], verb=verb), field="status"
         )
-    if ticket.assignee_id != cmd.actor.person_id:
-        raise Forbidden(f"工单 {ticket.ref} 没有派给您，无法{verb}。")
+    mine = [o for o in offers if o.person_id == me]
+    if mine and mine[-1].status is OfferStatus.TAKEN:
+        winner = next(
+            (o for o in offers if o.round == mine[-1].round and o.status is OfferStatus.ACCEPTED),
+            None,
+        )
+        taker = await name_of(ctx, winner.person_id if winner else ticket.assignee_id)
+        return Conflict(tx.TAKEN_BY.format(ref=ref, name=taker))
+    if mine and mine[-1].status is OfferStatus.DECLINED:
+        return Conflict(tx.ALREADY_DECLINED.format(ref=ref))
+    if mine and ticket.assignee_id != me:
+        return Conflict(tx.REASSIGNED.format(ref=ref))
+    if ticket.status not in (Status.NEW, Status.ASSIGNED):
+        return InvalidTransition(
+            tx.CANNOT.format(ref=ref, status=STATUS_ZH[ticket.status], verb=verb), field="status"
+        )
+    return Forbidden(tx.NOT_YOURS.format(ref=ref, verb=verb))
+
+
+async def _answerable(
+    ctx: Context, cmd: AcceptTicket | DeclineTicket, verb: str
+) -> tuple[Ticket, list[Offer], Mode]:
+    ticket = await load(ctx, cmd.ticket_id)
+    if not cmd.actor.has("engineer"):
+        raise Forbidden(tx.ENGINEERS_ONLY.format(verb=verb, ref=ticket.ref))
+    me = cmd.actor.person_id
+    offers = await ctx.uow.dispatch.for_ticket(ticket.id)
+    if ticket.status is Status.ASSIGNED and ticket.assignee_id == me:
+        return ticket, offers, Mode.DIRECT
+    pooled = any(o.person_id == me and o.is_open and o.mode is Mode.POOL for o in offers)
+    if ticket.status is Status.NEW and pooled:
+        return ticket, offers, Mode.POOL
+    raise await refusal(ctx, ticket, me, offers, verb)
 
 
 async def accept_ticket(cmd: AcceptTicket, ctx: Context) -> Ticket:
-    ticket = await load(ctx, cmd.ticket_id)
-    _check_assignee(ticket, cmd, "接单")
-    ticket.move_to(Status.ACCEPTED, actor=cmd.actor, at=ctx.clock.now())
+    ticket, offers, mode = await _answerable(ctx, cmd, "接单")
+    me, now = cmd.actor.person_id, ctx.clock.now()
+    if mode is Mode.POOL:
+        ticket.assignee_id = me
+        ticket.move_to(Status.ASSIGNED, actor=cmd.actor, at=now, assignee=me, mode="pool")
+    ticket.move_to(Status.ACCEPTED, actor=cmd.actor, at=now)
+    ticket.mark_first_response(now)
     await ctx.uow.tickets.save(ticket)
-    ticket.events.append(TicketAccepted(ticket_id=ticket.id, engineer_id=cmd.actor.person_id))
+    line = tx.ACCEPTED_CARD.format(name=cmd.actor.name, at=now_text(ctx))
+    taken = tx.TAKEN_CARD.format(name=cmd.actor.name, at=now_text(ctx))
+    for offer in offers:
+        if not offer.is_open:
+            continue
+        if offer.person_id == me:
+            offer.assigned_at = offer.assigned_at or now
+            await close_offer(ctx, ticket, offer, OfferStatus.ACCEPTED, line)
+        else:
+            await close_offer(ctx, ticket, offer, OfferStatus.TAKEN, taken)
+    ticket.events.append(TicketAccepted(ticket_id=ticket.id, engineer_id=me))
     return ticket
 
 
 async def decline_ticket(cmd: DeclineTicket, ctx: Context) -> Ticket:
-    ticket = await load(ctx, cmd.ticket_id)
-    _check_assignee(ticket, cmd, "拒单")
+    ticket, offers, mode = await _answerable(ctx, cmd, "拒单")
+    reason = cmd.reason.strip()[:500]
+    if not reason:
+        raise invalid("reason", tx.DECLINE_REASON.format(ref=ticket.ref))
+    me, now = cmd.actor.person_id, ctx.clock.now()
     ticket.decline_count += 1
-    ticket.move_to(Status.NEW, actor=cmd.actor, at=ctx.clock.now(), reason=cmd.reason.strip())
-    ticket.assignee_id = None
+    ticket.record(cmd.actor, now, "declined", reason=reason, mode=mode.value)
+    if mode is Mode.DIRECT:
+        ticket.move_to(Status.NEW, actor=cmd.actor, at=now, reason=reason)
+        ticket.assignee_id = None
     await ctx.uow.tickets.save(ticket)
-    ticket.events.append(
-        TicketDeclined(
-            ticket_id=ticket.id, engineer_id=cmd.actor.person_id, reason=cmd.reason.strip()
-        )
-    )
+    line = tx.DECLINED_CARD.format(name=cmd.actor.name, reason=reason)
+    for offer in offers:
+        if offer.is_open and offer.person_id == me:
+            await close_offer(ctx, ticket, offer, OfferStatus.DECLINED, line, reason)
+    ticket.events.append(TicketDeclined(ticket_id=ticket.id, engineer_id=me, reason=reason))
     return ticket
 
 
 async def on_accepted(event: TicketAccepted, ctx: Context) -> None:
+    """The customer is told who is coming (and the engineer's phone when configured)."""
     ticket = await load(ctx, event.ticket_id)
     engineer = await ctx.uow.people.get(event.engineer_id)
     name = engineer.name if engineer else event.engineer_id
-    now = texts.when(ctx.clock.now(), ctx.config.timezone)
-    await _finish_card(ticket, ctx, event.engineer_id, f"{name} 已接单（{now}）")
-    requester = await ctx.uow.people.get(ticket.requester_id)
-    where = _first_identity(requester) if requester else None
-    if where:
-        await ctx.uow.add_outbound(
-            Outbound(
-                platform=where[0],
-                user_id=where[1],
-                text=f"工单 {ticket.ref} 已由工程师 {name} 接单，将尽快与您联系。",
-                ticket_id=ticket.id,
-                dedupe_key=f"{card_key(ticket)}:accepted:tell",
-            ),
-            at=ctx.clock.now(),
-        )
+    phone = tx.PHONE.format(phone=engineer.phone) if engineer and engineer.phone else ""
+    await notify.tell(
+        ctx,
+        ticket.requester_id,
+        tx.CUSTOMER_ACCEPTED.format(ref=ticket.ref, name=name, phone=phone),
+        key=f"t{ticket.id}:accepted:{len(ticket.history)}",
+        ticket_id=ticket.id,
+        prefer=ticket.channel,
+    )
 
 
-async def on_declined(event: TicketDeclined, ctx: Context) -> None:
-    ticket = await load(ctx, event.ticket_id)
-    engineer = await ctx.uow.people.get(event.engineer_id)
-    name = engineer.name if engineer else event.engineer_id
-    reason = f"：{event.reason}" if event.reason else ""
-    await _finish_card(ticket, ctx, event.engineer_id, f"{name} 已拒单{reason}")
-
-
-COMMAND_HANDLERS = {AcceptTicket: accept_ticket, DeclineTicket: decline_ticket}
-EVENT_HANDLERS = {
+COMMAND_HANDLERS: dict[type, CommandHandler] = {
+    AcceptTicket: accept_ticket,
+    DeclineTicket: decline_ticket,
+}
+EVENT_HANDLERS: dict[type, list[EventHandler]] = {
     TicketAssigned: [send_assignment_card],
     TicketAccepted: [on_accepted],
-    TicketDeclined: [on_declined],
 }

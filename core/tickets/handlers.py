@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.bus import Context
-from core.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from core.messages import Outbound
 from core.people.model import Person
 from core.settings import SlaTargets, TicketTypeConfig
@@ -145,6 +145,8 @@ async def assign_ticket(cmd: AssignTicket, ctx: Context) -> Ticket:
     assignee = await ctx.uow.people.get(cmd.assignee_id)
     if assignee is None or not assignee.active or "engineer" not in assignee.roles:
         raise ValidationFailed([FieldError("assignee", f"{cmd.assignee_id} 不是在职的工程师")])
+    if ticket.assignee_id == assignee.id and ticket.status in (Status.ASSIGNED, Status.ACCEPTED):
+        raise Conflict(f"工单 {ticket.ref} 已派给 {assignee.name}，无需重复派单。")
     check_transition(ticket.ref, ticket.status, Status.ASSIGNED)
     now = ctx.clock.now()
     previous_assignee = ticket.assignee_id

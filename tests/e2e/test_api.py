@@ -13,6 +13,7 @@ people:
   - {id: li, name: 李娜, roles: [agent]}
 parts:
   - {sku: LX-01, name: 滤芯, stock: 10, unit_cost: 85.0}
+assignment: {auto_dispatch: false}   # these tests assign through the API themselves
 """
 
 

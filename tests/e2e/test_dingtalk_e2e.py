@@ -122,7 +122,7 @@ async def test_robot_message_in_reply_out(client: TestClient, fake: FakeDingtalk
     assert json.loads(await r.read()) == {"msgtype": "empty"}
     replies = await eventually(lambda: texts_to(fake, "kehu01"))
     assert "#1" in replies[0]
-    assert await ticket_history(client.app, 1) == ["opened"]
+    assert await ticket_history(client.app, 1) == ["opened", "status_changed:assigned"]
 
 
 async def test_retried_robot_callback_changes_nothing(

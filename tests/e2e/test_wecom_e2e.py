@@ -114,7 +114,7 @@ async def test_text_in_reply_out(client: TestClient, fake: FakeWecom) -> None:
     assert r.status == 200 and await r.read() == b""
     replies = await eventually(lambda: texts_to(fake, "kehu01"))
     assert "#1" in replies[0] and "设备报修" in replies[0]
-    assert await ticket_history(client.app, 1) == ["opened"]
+    assert await ticket_history(client.app, 1) == ["opened", "status_changed:assigned"]
 
 
 async def test_the_same_callback_four_times_gives_one_row_and_one_reply(

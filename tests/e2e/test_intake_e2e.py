@@ -11,6 +11,7 @@ from tests.e2e.platforms import open_chat, people_yaml
 
 STAFF = [("zhang", "张伟", "engineer"), ("li", "李娜", "agent"), ("wang", "王强", "engineer")]
 ASSETS = """
+assignment: {auto_dispatch: false}   # these tests assign by hand; dispatch has its own tests
 assets:
   - {id: A-1024, name: 注塑机}
   - {id: A-2048, name: 空压机}

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.ports import AuthExpired, ChatPlatform, Permanent, Receipt, Retryable, Target
 from cards.registry import build
 from core import db, outbox
+from core.cache import Cache
 from core.clock import Clock
 from core.queue import backoff, insert_ignoring_duplicates
 
@@ -38,7 +39,11 @@ class OutboxRelay:
         lease_s: float = 120,
         action_secret: bytes = b"",
         retry_base_s: float = 2.0,
+        cache: Cache | None = None,
+        per_person_per_minute: int = 20,
     ) -> None:
+        self.cache = cache
+        self.per_person_per_minute = per_person_per_minute
         self.action_secret = action_secret
         self.retry_base_s = retry_base_s
         self.engine = engine
@@ -55,8 +60,27 @@ class OutboxRelay:
                 conn, now=self.clock.now(), limit=self.batch, lease_s=self.lease_s
             )
         for group in _coalesce(rows):
+            if await self._over_budget(group):
+                continue
             await self._deliver(group)
         return len(rows)
+
+    async def _over_budget(self, group: list[dict[str, Any]]) -> bool:
+        """WeCom drops messages beyond 30 a minute to one person, silently. Past our budget,
+        a person's messages wait for the next minute, where they are merged into one."""
+        head = group[0]
+        if self.cache is None or not head["user_id"] or head["conversation_id"]:
+            return False
+        now = self.clock.now()
+        minute = now.strftime("%Y%m%d%H%M")
+        key = f"outbox:rate:{head['platform']}:{head['user_id']}:{minute}"
+        if await self.cache.incr(key, 1, ttl=120) <= self.per_person_per_minute:
+            return False
+        next_minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        async with self.engine.begin() as conn:
+            for row in group:
+                await outbox.mark_deferred(conn, row["id"], due_at=next_minute)
+        return True
 
     async def _deliver(self, group: list[dict[str, Any]]) -> None:
         head = group[0]

@@ -81,6 +81,15 @@ async def mark_retry(conn: AsyncConnection, row_id: int, *, error: str, due_at: 
     )
 
 
+async def mark_deferred(conn: AsyncConnection, row_id: int, *, due_at: datetime) -> None:
+    """Put a claimed row back for later without counting the claim as a failed attempt."""
+    await conn.execute(
+        update(db.outbox)
+        .where(db.outbox.c.id == row_id)
+        .values(status=PENDING, due_at=due_at, attempts=db.outbox.c.attempts - 1)
+    )
+
+
 async def mark_dead(conn: AsyncConnection, row_id: int, *, error: str) -> None:
     await conn.execute(
         update(db.outbox).where(db.outbox.c.id == row_id).values(status=DEAD, error=error[:2000])

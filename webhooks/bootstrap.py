@@ -226,6 +226,8 @@ async def build_services(
         max_attempts=settings.workers.max_attempts,
         action_secret=action_secret(settings),
         retry_base_s=settings.workers.retry_base_s,
+        cache=cache,
+        per_person_per_minute=settings.workers.per_person_per_minute,
     )
     return services
 

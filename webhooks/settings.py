@@ -39,6 +39,9 @@ class WorkerSettings(BaseModel):
     max_attempts: int = Field(default=12, ge=1, description="then the row is dead-lettered")
     run: bool = Field(default=True, description="start the inbox worker and outbox relay")
     retry_base_s: float = Field(default=2.0, gt=0, description="first outbox retry delay (doubles)")
+    per_person_per_minute: int = Field(
+        default=20, ge=1, le=30, description="then a person's messages wait and are merged"
+    )
     scan_interval_s: float = Field(
         default=60.0, gt=0, description="SLA, assignment, auto-close scans"
     )
@@ -100,7 +103,9 @@ class Settings(DeskConfig, BaseSettings):
 
     def desk(self) -> DeskConfig:
         desk = DeskConfig.model_validate({k: getattr(self, k) for k in DeskConfig.model_fields})
-        return desk.with_platforms(tuple(p for p in ("wecom", "dingtalk") if getattr(self, p) is not None))
+        return desk.with_platforms(
+            tuple(p for p in ("wecom", "dingtalk") if getattr(self, p) is not None)
+        )
 
     @property
     def sandbox_enabled(self) -> bool:

@@ -8,14 +8,15 @@ bus, answers the queries, saves the new dialog state and sends the replies.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot import dialogs, grammar, texts
+from bot.clicks import card_action
+from bot.decision import KEEP, STAFF_ROLES, Decision, OpenFact, Query, Situation, with_expiry
 from bot.grammar import Parsed
 from bot.inbound import CardAction, ChatMessage, MessageKind
-from cards.actions import ActionKind, ActionRef, BadAction
+from bot.intake import continue_intake, finish_or_ask, start_intake
 from core.messages import Actor, Command
 from core.parts.commands import DecidePartsRequest, RequestParts
 from core.settings import DeskConfig
@@ -26,7 +27,6 @@ from core.tickets.commands import (
     CompleteTicket,
     ConfirmResolution,
     DeclineTicket,
-    OpenTicket,
     RateTicket,
     ReopenTicket,
     ReplyToCustomer,
@@ -34,52 +34,7 @@ from core.tickets.commands import (
 )
 
 log = logging.getLogger(__name__)
-STAFF_ROLES = ("agent", "engineer", "manager", "stock_keeper")
-
-
-class _Keep:
-    def __repr__(self) -> str:
-        return "KEEP"
-
-
-KEEP: Any = _Keep()
-
-
-@dataclass(frozen=True)
-class Query:
-    """A read-only request answered by the worker from the database."""
-
-    name: str  # my_tickets | show | summary
-    ticket_id: int | None = None
-    period: str = ""
-
-
-@dataclass(frozen=True)
-class OpenFact:
-    """One of the sender's own open tickets, for the same-device question."""
-
-    id: int
-    device: str
-    staff_replied_at: datetime | None = None  # the last 回复 to the customer
-
-
-@dataclass(frozen=True)
-class Situation:
-    now: datetime
-    dialog: dict[str, Any] | None = None
-    open_tickets: tuple[OpenFact, ...] = ()
-
-
-@dataclass
-class Decision:
-    commands: list[Command] = field(default_factory=list)
-    replies: list[str] = field(default_factory=list)
-    queries: list[Query] = field(default_factory=list)
-    dialog: Any = KEEP  # KEEP, None (clear) or the new state
-
-
-def _with_expiry(state: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {**state, "expires_at": (now + dialogs.DIALOG_TTL).isoformat()}
+__all__ = ["KEEP", "Decision", "OpenFact", "Query", "Situation", "decide", "help_text"]
 
 
 def help_text(actor: Actor) -> str:
@@ -90,152 +45,6 @@ def help_text(actor: Actor) -> str:
         if role in actor.roles or ("admin" in actor.roles and role == "manager"):
             lines += [line for line in texts.HELP_LINES[role] if line not in lines]
     return "\n".join([texts.HELP_HEAD, *(f"· {line}" for line in lines), texts.HELP_TAIL])
-
-
-# --- card clicks ---------------------------------------------------------------------------
-
-
-def _card_action(msg: CardAction, actor: Actor, secret: bytes, now: datetime) -> Decision:
-    try:
-        ref = ActionRef.decode(msg.action, secret)
-    except BadAction:
-        log.warning("refused a %s card click with a forged or unknown action", msg.platform)
-        return Decision()
-    if ref.card_key != msg.card_key:
-        log.warning("refused a %s card click whose action belongs to another card", msg.platform)
-        return Decision()
-    t = ref.ticket_id
-    match ref.kind:
-        case ActionKind.ACCEPT:
-            return Decision(commands=[AcceptTicket(actor=actor, ticket_id=t)])
-        case ActionKind.DECLINE:
-            return Decision(
-                replies=[texts.ASK_DECLINE_REASON.format(id=t)],
-                dialog=_with_expiry({"kind": "decline_reason", "ticket_id": t}, now),
-            )
-        case ActionKind.APPROVE:
-            return Decision(
-                commands=[
-                    DecidePartsRequest(actor=actor, request_id=int(ref.arg or 0), approve=True)
-                ]
-            )
-        case ActionKind.REJECT:
-            state = {"kind": "reject_reason", "ticket_id": t, "request_id": int(ref.arg or 0)}
-            return Decision(
-                replies=[texts.ASK_REJECT_REASON.format(id=t)], dialog=_with_expiry(state, now)
-            )
-        case ActionKind.CONFIRM:
-            return Decision(commands=[ConfirmResolution(actor=actor, ticket_id=t)])
-        case ActionKind.REOPEN:
-            return Decision(
-                replies=[texts.ASK_REOPEN_REASON.format(id=t)],
-                dialog=_with_expiry({"kind": "reopen_reason", "ticket_id": t}, now),
-            )
-        case ActionKind.RATE:
-            return Decision(
-                commands=[RateTicket(actor=actor, ticket_id=t, score=int(ref.arg or 0))]
-            )
-    return Decision()
-
-
-# --- intake ----------------------------------------------------------------------------------
-
-
-def _finish_or_ask(
-    msg: ChatMessage, actor: Actor, config: DeskConfig, state: dict[str, Any], now: datetime
-) -> Decision:
-    ticket_type = config.ticket_type(state["type"]) or config.ticket_types[0]
-    values: dict[str, Any] = dict(state.get("values", {}))
-    photos = list(state.get("photos", []))
-    images = dialogs.images_field(ticket_type)
-    if images and photos:
-        values[images.key] = photos[:9]
-    description = state.get("description", "")
-    if not description:
-        return Decision(
-            replies=[texts.ASK_DESCRIPTION],
-            dialog=_with_expiry({**state, "asking": "__description"}, now),
-        )
-    left = dialogs.missing(ticket_type, values)
-    if left:
-        spec = left[0]
-        return Decision(
-            replies=[dialogs.question(spec)],
-            dialog=_with_expiry({**state, "asking": spec.key}, now),
-        )
-    return Decision(
-        commands=[
-            OpenTicket(
-                actor=actor,
-                requester_id=actor.person_id,
-                title=description.splitlines()[0][:60],
-                description=description,
-                type=ticket_type.key,
-                fields=values,
-                reply_platform=msg.platform,
-                reply_user_id=msg.user_id,
-            )
-        ],
-        dialog=None,
-    )
-
-
-def _start_intake(
-    msg: ChatMessage,
-    actor: Actor,
-    config: DeskConfig,
-    situation: Situation,
-    description: str,
-    photos: list[str],
-) -> Decision:
-    ticket_type = dialogs.guess_type(config, description)
-    values = dialogs.fields_from_text(config, ticket_type, description) if description else {}
-    state: dict[str, Any] = {
-        "kind": "intake",
-        "type": ticket_type.key,
-        "description": description,
-        "values": values,
-        "photos": photos,
-    }
-    device = values.get("device")
-    same = next((t for t in situation.open_tickets if device and t.device == device), None)
-    if same is not None:
-        state = {"kind": "same_problem", "ticket_id": same.id, "draft": state}
-        reply = texts.SAME_PROBLEM.format(ref=f"#{same.id}", device=device)
-        return Decision(replies=[reply], dialog=_with_expiry(state, situation.now))
-    return _finish_or_ask(msg, actor, config, state, situation.now)
-
-
-def _continue_intake(
-    msg: ChatMessage,
-    actor: Actor,
-    config: DeskConfig,
-    state: dict[str, Any],
-    text: str,
-    photos: list[str],
-    now: datetime,
-) -> Decision:
-    state = {**state, "photos": [*state.get("photos", []), *photos]}
-    asking = state.get("asking", "")
-    if text and asking == "__description":
-        ticket_type = dialogs.guess_type(config, text)
-        values = {**dialogs.fields_from_text(config, ticket_type, text), **state.get("values", {})}
-        state = {**state, "description": text, "type": ticket_type.key, "values": values}
-    elif text and asking:
-        ticket_type = config.ticket_type(state["type"]) or config.ticket_types[0]
-        spec = next((f for f in ticket_type.fields if f.key == asking), None)
-        if spec is not None:
-            value, error = dialogs.answer(config, ticket_type, spec, text)
-            if error:
-                return Decision(
-                    replies=[texts.ANSWER_INVALID.format(error=error)],
-                    dialog=_with_expiry(state, now),
-                )
-            state = {**state, "values": {**state.get("values", {}), spec.key: value}}
-    decision = _finish_or_ask(msg, actor, config, state, now)
-    if photos and not text and decision.commands == []:
-        decision.replies.insert(0, texts.PHOTO_SAVED)
-    return decision
 
 
 # --- text commands ---------------------------------------------------------------------------
@@ -257,7 +66,7 @@ def _command(p: Parsed, msg: ChatMessage, actor: Actor, situation: Situation) ->
             return Decision(commands=[AcceptTicket(actor=actor, ticket_id=t)])
         case "decline":
             if not p.text:
-                state = _with_expiry({"kind": "decline_reason", "ticket_id": t}, situation.now)
+                state = with_expiry({"kind": "decline_reason", "ticket_id": t}, situation.now)
                 return Decision(replies=[texts.ASK_DECLINE_REASON.format(id=t)], dialog=state)
             return Decision(commands=[DeclineTicket(actor=actor, ticket_id=t, reason=p.text)])
         case "transfer":
@@ -278,7 +87,7 @@ def _command(p: Parsed, msg: ChatMessage, actor: Actor, situation: Situation) ->
             return Decision(commands=[ConfirmResolution(actor=actor, ticket_id=t)])
         case "reopen":
             if not p.text:
-                state = _with_expiry({"kind": "reopen_reason", "ticket_id": t}, situation.now)
+                state = with_expiry({"kind": "reopen_reason", "ticket_id": t}, situation.now)
                 return Decision(replies=[texts.ASK_REOPEN_REASON.format(id=t)], dialog=state)
             return Decision(commands=[ReopenTicket(actor=actor, ticket_id=t, reason=p.text)])
         case "rate":
@@ -334,7 +143,7 @@ def decide(
     """Turn one inbound item from ``actor`` into a Decision."""
     situation = situation or Situation(now=datetime.now().astimezone())
     if isinstance(msg, CardAction):
-        return _card_action(msg, actor, secret, situation.now)
+        return card_action(msg, actor, secret, situation.now)
     if msg.kind in (MessageKind.EVENT, MessageKind.UNKNOWN, MessageKind.EMPTY):
         if msg.kind is MessageKind.EVENT and msg.event in ("enter_agent", "subscribe"):
             return Decision(replies=[help_text(actor)])
@@ -369,9 +178,9 @@ def decide(
                 replies=[texts.ADDED_TO_TICKET.format(ref=f"#{state['ticket_id']}")],
                 dialog=None,
             )
-        return _finish_or_ask(msg, actor, config, draft, situation.now)
+        return finish_or_ask(msg, actor, config, draft, situation.now)
     if kind == "intake" and (parsed is None or parsed.name in ("yes", "no")):
-        return _continue_intake(msg, actor, config, state, text, photos, situation.now)
+        return continue_intake(msg, actor, config, state, text, photos, situation.now)
     if not kind and parsed is None and not actor.has(*STAFF_ROLES):
         talking = _conversation(situation)
         if talking is not None:
@@ -385,13 +194,13 @@ def decide(
             held = [*state.get("photos", []), *photos] if kind == "photos" else photos
             return Decision(
                 replies=[texts.PHOTO_HELD],
-                dialog=_with_expiry({"kind": "photos", "photos": held}, situation.now),
+                dialog=with_expiry({"kind": "photos", "photos": held}, situation.now),
             )
         if actor.has(*STAFF_ROLES) and text:
             return Decision(replies=[texts.UNKNOWN_COMMAND])
-        return _start_intake(msg, actor, config, situation, text, photos)
+        return start_intake(msg, actor, config, situation, text, photos)
     if parsed.name == "new":
-        return _start_intake(msg, actor, config, situation, parsed.text, photos)
+        return start_intake(msg, actor, config, situation, parsed.text, photos)
     if parsed.name in ("yes", "no"):
         return Decision(replies=[texts.NOTHING_PENDING])
     decision = _command(parsed, msg, actor, situation)

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
-from bot.intents import OpenFact, Query
+from bot.decision import OpenFact, Query
 from core import db
 from core.messages import Actor
 from core.settings import DeskConfig

@@ -11,9 +11,10 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
+from bot.decision import KEEP, Decision, Query, Situation
 from bot.delivery import remember_response_code
 from bot.inbound import CardAction, ChatMessage, Inbound
-from bot.intents import KEEP, Decision, Query, Situation, decide
+from bot.intents import decide
 from core import inbox
 from core.bus import MessageBus
 from core.errors import DomainError

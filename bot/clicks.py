@@ -1,0 +1,59 @@
+"""Card clicks: a signed ActionRef becomes a command, or a question for a reason first."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot import texts
+from bot.decision import Decision, with_expiry
+from bot.inbound import CardAction
+from cards.actions import ActionKind, ActionRef, BadAction
+from core.messages import Actor
+from core.parts.commands import DecidePartsRequest
+from core.tickets.commands import AcceptTicket, ConfirmResolution, RateTicket
+
+log = logging.getLogger(__name__)
+
+
+def card_action(msg: CardAction, actor: Actor, secret: bytes, now: datetime) -> Decision:
+    try:
+        ref = ActionRef.decode(msg.action, secret)
+    except BadAction:
+        log.warning("refused a %s card click with a forged or unknown action", msg.platform)
+        return Decision()
+    if ref.card_key != msg.card_key:
+        log.warning("refused a %s card click whose action belongs to another card", msg.platform)
+        return Decision()
+    t = ref.ticket_id
+    match ref.kind:
+        case ActionKind.ACCEPT:
+            return Decision(commands=[AcceptTicket(actor=actor, ticket_id=t)])
+        case ActionKind.DECLINE:
+            return Decision(
+                replies=[texts.ASK_DECLINE_REASON.format(id=t)],
+                dialog=with_expiry({"kind": "decline_reason", "ticket_id": t}, now),
+            )
+        case ActionKind.APPROVE:
+            return Decision(
+                commands=[
+                    DecidePartsRequest(actor=actor, request_id=int(ref.arg or 0), approve=True)
+                ]
+            )
+        case ActionKind.REJECT:
+            state = {"kind": "reject_reason", "ticket_id": t, "request_id": int(ref.arg or 0)}
+            return Decision(
+                replies=[texts.ASK_REJECT_REASON.format(id=t)], dialog=with_expiry(state, now)
+            )
+        case ActionKind.CONFIRM:
+            return Decision(commands=[ConfirmResolution(actor=actor, ticket_id=t)])
+        case ActionKind.REOPEN:
+            return Decision(
+                replies=[texts.ASK_REOPEN_REASON.format(id=t)],
+                dialog=with_expiry({"kind": "reopen_reason", "ticket_id": t}, now),
+            )
+        case ActionKind.RATE:
+            return Decision(
+                commands=[RateTicket(actor=actor, ticket_id=t, score=int(ref.arg or 0))]
+            )
+    return Decision()

@@ -231,7 +231,12 @@ class DingtalkChat:
 
 @asynccontextmanager
 async def open_chat(
-    platform: str, aiohttp_client: Any, make_settings: Any, config_yaml: str, **overrides: Any
+    platform: str,
+    aiohttp_client: Any,
+    make_settings: Any,
+    config_yaml: str,
+    clock: Any = None,
+    **overrides: Any,
 ) -> AsyncIterator[WecomChat | DingtalkChat]:
     """The real app wired to one fake platform, with fast workers; yields the Chat."""
     workers = {
@@ -246,7 +251,7 @@ async def open_chat(
             settings = make_settings(
                 config_yaml, wecom=wecom_settings(fake.base_url), workers=workers, **overrides
             )
-            client = await aiohttp_client(create_app(settings))
+            client = await aiohttp_client(create_app(settings, clock=clock))
             yield WecomChat(client, fake)
         return
     ding = await start_fake_dingtalk(app_key=DING_APP_KEY, app_secret=DING_APP_SECRET)
@@ -254,7 +259,7 @@ async def open_chat(
         settings = make_settings(
             config_yaml, dingtalk=dingtalk_settings(ding.base_url), workers=workers, **overrides
         )
-        client = await aiohttp_client(create_app(settings))
+        client = await aiohttp_client(create_app(settings, clock=clock))
         yield DingtalkChat(client, ding)
     finally:
         await ding.close()

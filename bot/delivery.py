@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import media
+from bot.media import MediaStore, sniff
 from bot.ports import AuthExpired, ChatPlatform, Permanent, Receipt, Retryable, Target
 from cards.registry import build
 from core import db, outbox
@@ -41,7 +43,9 @@ class OutboxRelay:
         retry_base_s: float = 2.0,
         cache: Cache | None = None,
         per_person_per_minute: int = 20,
+        media_store: MediaStore | None = None,
     ) -> None:
+        self.media_store = media_store
         self.cache = cache
         self.per_person_per_minute = per_person_per_minute
         self.action_secret = action_secret
@@ -117,6 +121,9 @@ class OutboxRelay:
             conversation_id=head["conversation_id"],
         )
         kind = head["kind"]
+        if kind == "fetch_media":
+            await self._fetch_media(platform, head)
+            return None
         if kind == "text":
             text = "\n\n".join(r["payload"]["text"] for r in group)
             return await platform.send_text(target, text)
@@ -130,6 +137,24 @@ class OutboxRelay:
                 return await platform.send_card(target, card)
             return await platform.update_card(receipt, card)
         raise Permanent(f"unknown outbox kind {kind}")
+
+    async def _fetch_media(self, platform: ChatPlatform, row: dict[str, Any]) -> None:
+        fetch = getattr(platform, "fetch_media", None)
+        if fetch is None or self.media_store is None:
+            raise Permanent(f"{row['platform']} media cannot be downloaded here")
+        media_id = str(row["payload"].get("media_id", ""))
+        data, declared = await fetch(media_id)
+        digest = self.media_store.save(data)
+        async with self.engine.begin() as conn:
+            await media.record(
+                conn,
+                platform=row["platform"],
+                media_id=media_id,
+                sha256=digest,
+                content_type=sniff(data, declared),
+                size=len(data),
+                at=self.clock.now(),
+            )
 
     async def _retry(self, group: list[dict[str, Any]], error: str, hint: float | None) -> None:
         now = self.clock.now()

@@ -271,6 +271,18 @@ offers = Table(  # who was offered a ticket (direct assignment or pool), and how
     Index("ix_offers_person_assigned", "person_id", "assigned_at"),
 )
 
+media = Table(
+    "media",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("media_id", String(255), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("fetched_at", TS, nullable=False),
+)
+
+
 COUNTERS = ("ticket", "customer")
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
+from bot import media
 from core import db
 from core.errors import FieldError, NotFound, ValidationFailed
 from core.messages import Actor, Channel
@@ -219,6 +220,22 @@ async def list_parts(request: web.Request) -> web.Response:
     return _json({"items": items})
 
 
+async def get_media(request: web.Request) -> web.Response:
+    """A photo or file a person sent in chat, as fetched from the platform."""
+    services = request.app[SERVICES]
+    platform, media_id = request.match_info["platform"], request.match_info["media_id"]
+    async with services.engine.connect() as conn:
+        found = await media.lookup(conn, platform, media_id)
+    data = (
+        services.relay.media_store.read(found[0]) if found and services.relay.media_store else None
+    )
+    if found is None or data is None:
+        raise NotFound("没有找到这个文件（可能尚未从聊天平台取回）")
+    return web.Response(
+        body=data, content_type=found[1], headers={"Cache-Control": "private, max-age=86400"}
+    )
+
+
 _ID = (("id", "path", "integer"),)
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/tickets", create_ticket, "Create a ticket", TicketCreate, TicketOut, 201),
@@ -267,6 +284,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("POST", "/tickets/{id}/notes", add_note, "Add a note", NoteIn, TicketOut, params=_ID),
     Route("GET", "/parts", list_parts, "Spare parts and stock", None, PartList),
+    Route(
+        "GET",
+        "/media/{platform}/{media_id}",
+        get_media,
+        "A photo or file sent in chat (binary)",
+        params=(("platform", "path", "string"), ("media_id", "path", "string")),
+    ),
 )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery import OutboxRelay
+from bot.media import MediaStore
 from bot.ports import ChatPlatform
 from core import db
 from core.bus import MessageBus
@@ -228,6 +229,7 @@ async def build_services(
         retry_base_s=settings.workers.retry_base_s,
         cache=cache,
         per_person_per_minute=settings.workers.per_person_per_minute,
+        media_store=MediaStore(settings.media_dir),
     )
     return services
 

@@ -98,6 +98,9 @@ class InboxWorker:
         async with SqlUnitOfWork(self.engine) as uow:
             if not await uow.mark_processed(marker, at=self.clock.now()):
                 return  # handled before a crash; only the done mark was lost
+        if isinstance(item, ChatMessage) and item.media:
+            await self._fetch_media(item)
+
         actor = await self._actor(item)
         if isinstance(item, CardAction):
             async with self.engine.begin() as conn:
@@ -131,6 +134,22 @@ class InboxWorker:
             await self._reply(row_id, item, "\n".join(replies))
         async with SqlUnitOfWork(self.engine) as uow:
             await uow.mark_processed(marker, at=self.clock.now())
+            await uow.commit()
+
+    async def _fetch_media(self, item: ChatMessage) -> None:
+        """Queue every photo or file for download now: platform media ids expire within days."""
+        async with SqlUnitOfWork(self.engine) as uow:
+            for m in item.media:
+                await uow.add_outbound(
+                    Outbound(
+                        platform=item.platform,
+                        kind="fetch_media",
+                        coalesce=False,
+                        dedupe_key=f"media:{item.platform}:{m.media_id}"[:255],
+                        extra={"media_id": m.media_id},
+                    ),
+                    at=self.clock.now(),
+                )
             await uow.commit()
 
     async def _save_dialog(

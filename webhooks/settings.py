@@ -77,6 +77,7 @@ class Settings(DeskConfig, BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///var/chatdesk.db"
     redis_url: str = ""
+    media_dir: str = Field(default="var/media", description="photos and files fetched from chats")
     http: HttpSettings = HttpSettings()
     api_tokens: list[SecretStr] = []
     sandbox: Literal["auto", "on", "off"] = "auto"

@@ -207,6 +207,10 @@ class DingtalkAdapter:
 
     # --- outbound -----------------------------------------------------------------------------
 
+    async def fetch_media(self, download_code: str) -> tuple[bytes, str]:
+        """A picture or file a person sent, by its download code (the type is sniffed later)."""
+        return await self.client.download_file(download_code), ""
+
     async def send_text(self, target: Target, text: str) -> Receipt:
         if target.conversation_id:
             data = await self.client.send_group(

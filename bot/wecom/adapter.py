@@ -162,6 +162,10 @@ class WecomAdapter:
             extra["msgids"] = ids
         return Receipt(platform=PLATFORM, target=target, message_id=ids[-1], extra=extra)
 
+    async def fetch_media(self, media_id: str) -> tuple[bytes, str]:
+        """A photo, voice or file a person sent (media/get), with its declared content type."""
+        return await self.client.get_media(media_id)
+
     async def send_card(self, target: Target, card: Card) -> Receipt:
         return await self._send_card(target, card, task_id=card.key)
 

@@ -46,7 +46,9 @@ async def tell(
     if target is None:
         return False
     await ctx.uow.add_outbound(
-        Outbound(platform=target[0], user_id=target[1], text=text, ticket_id=ticket_id, dedupe_key=key),
+        Outbound(
+            platform=target[0], user_id=target[1], text=text, ticket_id=ticket_id, dedupe_key=key
+        ),
         at=ctx.clock.now(),
     )
     return True

@@ -43,9 +43,7 @@ async def _reset_postgres(url: str) -> None:
         names = ", ".join(t.name for t in db.metadata.sorted_tables)
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            await conn.execute(
-                db.counters.insert(), [{"name": n, "value": 0} for n in db.COUNTERS]
-            )
+            await conn.execute(db.counters.insert(), [{"name": n, "value": 0} for n in db.COUNTERS])
     finally:
         await engine.dispose()
 

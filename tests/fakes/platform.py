@@ -26,7 +26,9 @@ class RecordingPlatform:
     async def send_card(self, target: Target, card: Card) -> Receipt:
         self._maybe_fail()
         self.sent.append(("card", target, card))
-        return Receipt(platform=self.name, target=target, card_key=card.key, message_id=f"m{len(self.sent)}")
+        return Receipt(
+            platform=self.name, target=target, card_key=card.key, message_id=f"m{len(self.sent)}"
+        )
 
     async def update_card(self, receipt: Receipt, card: Card) -> Receipt:
         self._maybe_fail()

@@ -119,7 +119,9 @@ class MemoryUnitOfWork:
         self.store.counter = self.tickets.counter
         self.dispatch.commit()
         keys = {m.dedupe_key for m in self.store.outbox}
-        self.store.outbox.extend(m for m in self._outbox if not m.dedupe_key or m.dedupe_key not in keys)
+        self.store.outbox.extend(
+            m for m in self._outbox if not m.dedupe_key or m.dedupe_key not in keys
+        )
         self.store.processed |= self._processed
         self.committed = True
 
@@ -127,7 +129,9 @@ class MemoryUnitOfWork:
         self.tickets.seen.clear()
         self._outbox.clear()
 
-    async def add_outbound(self, msg: Outbound, *, at: datetime, due_at: datetime | None = None) -> None:
+    async def add_outbound(
+        self, msg: Outbound, *, at: datetime, due_at: datetime | None = None
+    ) -> None:
         self._outbox.append(msg)
 
     async def mark_processed(self, source: str, *, at: datetime) -> bool:

@@ -182,3 +182,13 @@ def test_forged_or_misplaced_clicks_do_nothing() -> None:
     misplaced = click(ActionKind.ACCEPT).model_copy(update={"card_key": "t9_other_1"})
     assert run(misplaced, actor=ENGINEER).commands == []
     assert run(click(ActionKind.ACCEPT), actor=ENGINEER).dialog is KEEP
+
+
+def test_a_report_made_in_a_group_is_answered_in_that_group() -> None:
+    msg = text("报修 A-1024 漏油").model_copy(
+        update={"conversation_type": "group", "conversation_id": "cidGroup1"}
+    )
+    (cmd,) = run(msg).commands
+    assert cmd.reply_conversation_id == "cidGroup1"
+    (single,) = run(text("报修 A-1024 漏油")).commands
+    assert single.reply_conversation_id == ""

@@ -277,3 +277,25 @@ async def test_event_for_another_owner_key_is_refused(client: TestClient) -> Non
     )
     assert r.status == 401
     assert await inbox_count(client.app) == 0
+
+
+async def test_group_message_at_the_robot_is_answered_in_the_group(
+    client: TestClient, fake: FakeDingtalk
+) -> None:
+    payload = {
+        **robot_text("kehu09", "报修 A-1024 注塑机漏油", "msgG1"),
+        "conversationType": "2",
+        "conversationId": "cidGroupABC",
+        "isInAtList": True,
+    }
+    r = await post_robot(client, payload)
+    assert r.status == 200
+    sent = await eventually(lambda: [m for m in fake.messages if m["kind"] == "group"])
+    assert sent[0]["openConversationId"] == "cidGroupABC"
+    assert "#1" in json.loads(sent[0]["msgParam"])["content"]
+    not_at = {**payload, "msgId": "msgG2", "isInAtList": False, "text": {"content": "大家好"}}
+    r = await post_robot(client, not_at)
+    assert r.status == 200
+    assert (
+        await inbox_count(client.app, "dingtalk") == 1
+    )  # a group message not @-ing the robot is ignored

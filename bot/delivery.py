@@ -41,6 +41,8 @@ class OutboxRelay:
         lease_s: float = 120,
         action_secret: bytes = b"",
         retry_base_s: float = 2.0,
+        retry_cap_s: float = 600.0,
+        give_up_after_s: float = 86400.0,
         cache: Cache | None = None,
         per_person_per_minute: int = 20,
         media_store: MediaStore | None = None,
@@ -50,6 +52,8 @@ class OutboxRelay:
         self.per_person_per_minute = per_person_per_minute
         self.action_secret = action_secret
         self.retry_base_s = retry_base_s
+        self.retry_cap_s = retry_cap_s
+        self.give_up_after_s = give_up_after_s
         self.engine = engine
         self.platforms = platforms
         self.clock = clock
@@ -160,13 +164,16 @@ class OutboxRelay:
         now = self.clock.now()
         async with self.engine.begin() as conn:
             for row in group:
-                if row["attempts"] >= self.max_attempts:
+                too_old = (now - row["created_at"]).total_seconds() > self.give_up_after_s
+                if row["attempts"] >= self.max_attempts or too_old:
                     await outbox.mark_dead(conn, row["id"], error=f"gave up: {error}")
                     log.warning(
                         "outbox row %s dead-lettered after %s attempts", row["id"], row["attempts"]
                     )
                     continue
-                delay = backoff(row["attempts"], base=self.retry_base_s, hint=hint)
+                delay = backoff(
+                    row["attempts"], base=self.retry_base_s, cap=self.retry_cap_s, hint=hint
+                )
                 await outbox.mark_retry(
                     conn, row["id"], error=error, due_at=now + timedelta(seconds=delay)
                 )

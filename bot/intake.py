@@ -46,7 +46,9 @@ def finish_or_ask(
                 fields=values,
                 reply_platform=msg.platform,
                 reply_user_id=msg.user_id,
-                reply_conversation_id=msg.conversation_id if msg.conversation_type == "group" else "",
+                reply_conversation_id=msg.conversation_id
+                if msg.conversation_type == "group"
+                else "",
             )
         ],
         dialog=None,

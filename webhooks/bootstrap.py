@@ -227,6 +227,8 @@ async def build_services(
         max_attempts=settings.workers.max_attempts,
         action_secret=action_secret(settings),
         retry_base_s=settings.workers.retry_base_s,
+        retry_cap_s=settings.workers.retry_cap_s,
+        give_up_after_s=settings.workers.give_up_after_s,
         cache=cache,
         per_person_per_minute=settings.workers.per_person_per_minute,
         media_store=MediaStore(settings.media_dir),

@@ -36,9 +36,15 @@ class WorkerSettings(BaseModel):
     inbox_poll_s: float = Field(default=0.5, gt=0)
     outbox_poll_s: float = Field(default=0.5, gt=0)
     batch: int = Field(default=20, ge=1, le=500)
-    max_attempts: int = Field(default=12, ge=1, description="then the row is dead-lettered")
+    max_attempts: int = Field(default=60, ge=1, description="then the row is dead-lettered")
+    give_up_after_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="a message still failing this long after it was queued is dead-lettered",
+    )
     run: bool = Field(default=True, description="start the inbox worker and outbox relay")
     retry_base_s: float = Field(default=2.0, gt=0, description="first outbox retry delay (doubles)")
+    retry_cap_s: float = Field(default=600.0, gt=0, description="longest wait between retries")
     per_person_per_minute: int = Field(
         default=20, ge=1, le=30, description="then a person's messages wait and are merged"
     )

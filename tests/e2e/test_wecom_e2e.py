@@ -43,7 +43,12 @@ async def client(aiohttp_client, make_settings, fake: FakeWecom) -> TestClient:
             "api_base": fake.base_url,
             "request_timeout_s": 2.0,
         },
-        workers={"inbox_poll_s": 0.05, "outbox_poll_s": 0.05, "retry_base_s": 0.1},
+        workers={
+            "inbox_poll_s": 0.05,
+            "outbox_poll_s": 0.05,
+            "retry_base_s": 0.1,
+            "retry_cap_s": 2.0,
+        },
     )
     return await aiohttp_client(create_app(settings))
 
@@ -133,12 +138,12 @@ async def test_the_same_callback_four_times_gives_one_row_and_one_reply(
 async def test_an_api_outage_loses_nothing_and_duplicates_nothing(
     client: TestClient, fake: FakeWecom
 ) -> None:
-    fake.fail_with(-1, for_seconds=3)  # system busy on every call for a while
+    fake.fail_with(-1, for_seconds=30)  # thirty seconds of "system busy" on every call
     for i in range(3):
         r = await post(client, text_xml(f"kehu1{i}", "帮助", f"71{i}"))
         assert r.status == 200
     for i in range(3):
-        await eventually(lambda i=i: texts_to(fake, f"kehu1{i}"), timeout=30)
+        await eventually(lambda i=i: texts_to(fake, f"kehu1{i}"), timeout=60)
     await asyncio.sleep(0.3)
     assert all(len(texts_to(fake, f"kehu1{i}")) == 1 for i in range(3))
     assert {row["status"] for row in await outbox_rows(client.app)} == {"done"}

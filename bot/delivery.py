@@ -76,19 +76,27 @@ class OutboxRelay:
     async def _over_budget(self, group: list[dict[str, Any]]) -> bool:
         """WeCom drops messages beyond 30 a minute to one person, silently. Past our budget,
         a person's messages wait for the next minute, where they are merged into one."""
-        head = group[0]
-        if self.cache is None or not head["user_id"] or head["conversation_id"]:
+        key = self._budget_key(group[0])
+        if key is None:
+            return False
+        sent = int(await self.cache.get(key) or 0) if self.cache else 0
+        if sent < self.per_person_per_minute:
             return False
         now = self.clock.now()
-        minute = now.strftime("%Y%m%d%H%M")
-        key = f"outbox:rate:{head['platform']}:{head['user_id']}:{minute}"
-        if await self.cache.incr(key, 1, ttl=120) <= self.per_person_per_minute:
-            return False
         next_minute = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
         async with self.engine.begin() as conn:
             for row in group:
                 await outbox.mark_deferred(conn, row["id"], due_at=next_minute)
         return True
+
+    def _budget_key(self, head: dict[str, Any]) -> str | None:
+        """Only what reached the platform counts: failed attempts spend nothing."""
+        if self.cache is None or not head["user_id"] or head["conversation_id"]:
+            return None
+        if head["kind"] == "fetch_media":
+            return None
+        minute = self.clock.now().strftime("%Y%m%d%H%M")
+        return f"outbox:rate:{head['platform']}:{head['user_id']}:{minute}"
 
     async def _deliver(self, group: list[dict[str, Any]]) -> None:
         head = group[0]
@@ -115,6 +123,9 @@ class OutboxRelay:
                         conn, receipt, ticket_id=head["ticket_id"], at=self.clock.now()
                     )
                 await outbox.mark_sent(conn, ids, at=self.clock.now())
+            key = self._budget_key(head)
+            if key is not None and self.cache is not None:
+                await self.cache.incr(key, 1, ttl=120)
 
     async def _send(
         self, platform: ChatPlatform, head: dict[str, Any], group: list[dict[str, Any]]

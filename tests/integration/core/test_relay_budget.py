@@ -63,3 +63,20 @@ async def test_messages_past_the_budget_wait_and_are_merged(engine: AsyncEngine)
     await relay.run_once()
     assert platform.sent[-1][2] == "m2\n\nm3\n\nm4"  # one merged message in the next minute
     assert len(platform.sent) == 4
+
+
+async def test_failed_attempts_do_not_spend_the_budget(engine: AsyncEngine) -> None:
+    clock = FixedClock(T0)
+    platform = RecordingPlatform(name="wecom")
+    relay = OutboxRelay(
+        engine=engine, platforms={"wecom": platform}, clock=clock, cache=MemoryCache(),
+        per_person_per_minute=2, retry_base_s=0.001, retry_cap_s=0.001,
+    )  # fmt: skip
+    platform.fail_retryable(times=5)
+    await queue(engine, "after-outage", clock.now())
+    for _ in range(6):  # five failures, then it goes through
+        clock.advance(seconds=1)
+        await relay.run_once()
+    await queue(engine, "next", clock.now())
+    await relay.run_once()
+    assert [sent[2] for sent in platform.sent] == ["after-outage", "next"]

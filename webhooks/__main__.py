@@ -60,6 +60,37 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sla_due(args: argparse.Namespace) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from core.sla.calendar import add_business_minutes
+
+    settings = _settings(args)
+    calendar = next((c for c in settings.calendars if c.key == args.calendar), None)
+    if calendar is None:
+        known = ", ".join(c.key for c in settings.calendars)
+        print(f"未知的日历 / unknown calendar: {args.calendar} (known: {known})", file=sys.stderr)
+        return 1
+    try:
+        start = datetime.fromisoformat(args.start)
+    except ValueError:
+        print(f"--start 不是 ISO 8601 时间 / not an ISO 8601 time: {args.start}", file=sys.stderr)
+        return 1
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=ZoneInfo(calendar.timezone))  # read in the calendar's zone
+    if args.minutes < 0:
+        print("--minutes 不能为负 / must not be negative", file=sys.stderr)
+        return 1
+    try:
+        due = add_business_minutes(calendar, start, args.minutes)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(due.isoformat())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatdesk", description="chatdesk service desk")
     common = argparse.ArgumentParser(add_help=False)
@@ -78,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", parents=[common], help="validate the config").set_defaults(
         func=cmd_check_config
     )
+    sla = sub.add_parser("sla", help="SLA tools").add_subparsers(dest="sla_command", required=True)
+    due = sla.add_parser("due", parents=[common], help="due time after N business minutes")
+    due.add_argument("--calendar", required=True, help="calendar key from the config")
+    due.add_argument("--start", required=True, help="ISO 8601 start (offset optional)")
+    due.add_argument("--minutes", required=True, type=int, help="business minutes to add")
+    due.set_defaults(func=cmd_sla_due)
     return parser
 
 

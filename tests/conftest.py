@@ -18,7 +18,6 @@ from webhooks.settings import Settings, load_settings
 PG_URL = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("CHATDESK_TEST_REDIS_URL", "")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
 API_TOKEN = "test-token-123"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "dingtalk"
 GOLDEN = FIXTURES / "golden"
-VECTORS = REPO.parent / "shared" / "reference" / "vectors" / "dingtalk.json"
+VECTORS = REPO / "tests" / "fixtures" / "vectors" / "dingtalk.json"
 
 
 def load_vectors() -> dict[str, Any]:

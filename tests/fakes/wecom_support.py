@@ -13,7 +13,7 @@ from bot.wecom.settings import WecomSettings
 from tests.fakes.wecom_api import AGENT_ID, SECRET
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-VECTORS_PATH = REPO_ROOT.parent / "shared" / "reference" / "vectors" / "wecom.json"
+VECTORS_PATH = REPO_ROOT / "tests" / "fixtures" / "vectors" / "wecom.json"
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "wecom"
 
 

@@ -24,6 +24,7 @@ WECOM_TOKEN = "benchtoken"
 WECOM_AES_KEY = base64.b64encode(hashlib.sha256(b"chatdesk-bench").digest()).decode()[:43]
 DING_APP_KEY = "dingbenchappkey"
 DING_APP_SECRET = "bench-dingtalk-app-secret"
+DING_CARD_SECRET = "bench-dingtalk-card-secret"
 
 WECOM_PATH = "/webhooks/wecom"
 DINGTALK_PATH = "/webhooks/dingtalk/robot"
@@ -55,6 +56,7 @@ def config_yaml(*, database_url: str, port: int, dead_port: int) -> str:
             "dingtalk": {
                 "app_key": DING_APP_KEY,
                 "app_secret": DING_APP_SECRET,
+                "card_callback_secret": DING_CARD_SECRET,
                 "api_base": dead,
                 "oapi_base": dead,
                 "request_timeout_s": 2.0,

@@ -8,7 +8,7 @@ from datetime import datetime
 from bot import texts
 from bot.decision import Decision, with_expiry
 from bot.inbound import CardAction
-from cards.actions import ActionKind, ActionRef, BadAction
+from cards.actions import ActionKind, ActionRef, BadAction, recipient
 from core.messages import Actor
 from core.parts.commands import DecidePartsRequest
 from core.tickets.commands import AcceptTicket, ConfirmResolution, RateTicket
@@ -18,13 +18,15 @@ log = logging.getLogger(__name__)
 
 def card_action(msg: CardAction, actor: Actor, secret: bytes, now: datetime) -> Decision:
     try:
-        ref = ActionRef.decode(msg.action, secret)
-    except BadAction:
-        log.warning("refused a %s card click with a forged or unknown action", msg.platform)
-        return Decision()
+        ref = ActionRef.decode(
+            msg.action, secret, recipient=recipient(msg.platform, msg.user_id), now=now.timestamp()
+        )
+    except BadAction as exc:
+        log.warning("refused a %s card click: %s", msg.platform, exc)
+        return Decision(replies=[texts.CARD_NO_LONGER_VALID])
     if ref.card_key != msg.card_key:
         log.warning("refused a %s card click whose action belongs to another card", msg.platform)
-        return Decision()
+        return Decision(replies=[texts.CARD_NO_LONGER_VALID])
     t = ref.ticket_id
     match ref.kind:
         case ActionKind.ACCEPT:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import media
 from bot.media import MediaStore, sniff
 from bot.ports import AuthExpired, ChatPlatform, Permanent, Receipt, Retryable, Target
+from cards.actions import TTL_S, Signer, recipient
 from cards.registry import build
 from core import db, outbox
 from core.cache import Cache
@@ -142,7 +143,7 @@ class OutboxRelay:
         if kind == "text":
             text = "\n\n".join(r["payload"]["text"] for r in group)
             return await platform.send_text(target, text)
-        card = build(head["payload"]["card"], key=head["card_key"], secret=self.action_secret)
+        card = build(head["payload"]["card"], key=head["card_key"], secret=self._signer(head))
         if kind == "card":
             return await platform.send_card(target, card)
         if kind == "card_update":
@@ -152,6 +153,11 @@ class OutboxRelay:
                 return await platform.send_card(target, card)
             return await platform.update_card(receipt, card)
         raise Permanent(f"unknown outbox kind {kind}")
+
+    def _signer(self, head: dict[str, Any]) -> Signer:
+        """Buttons are bound to the person the card goes to and expire (cards/actions.py)."""
+        expires = int(self.clock.now().timestamp()) + TTL_S
+        return Signer(self.action_secret, recipient(head["platform"], head["user_id"]), expires)
 
     async def _fetch_media(self, platform: ChatPlatform, row: dict[str, Any]) -> None:
         fetch = getattr(platform, "fetch_media", None)

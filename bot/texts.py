@@ -35,6 +35,9 @@ NO_SUCH_TICKET = "没有找到工单 {ref}，请检查编号。"
 UNSUPPORTED_MESSAGE = "已收到。请用文字描述问题，或发送“帮助”查看可用的指令。"
 TICKET_LINE = "{ref} {title}｜{status}"
 TICKET_DETAIL = "工单 {ref}｜{type}\n标题：{title}\n状态：{status}\n负责人：{assignee}\n创建：{created}\n响应时限：{due}"
+CARD_NO_LONGER_VALID = (
+    "抱歉，这张卡片已失效（已过期或不是发给您的），请以最新消息为准，或发送“帮助”查看可用的指令。"
+)
 ERROR_TRY_LATER = "抱歉，系统暂时繁忙，请稍后再试。"
 
 ASK_DESCRIPTION = "请简单描述一下遇到的问题（例如：注塑机报警 E31，无法启动）。"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cards.actions import ActionKind, ActionRef
+from cards.actions import ActionKind, ActionRef, Signer
 from cards.model import Button, ButtonStyle, Card, Field
 
 APPROVE_TEXT = "同意"
@@ -32,7 +32,7 @@ class RequestFacts:
     cost: float
 
 
-def approval_card(r: RequestFacts, *, key: str, secret: bytes) -> Card:
+def approval_card(r: RequestFacts, *, key: str, secret: Signer) -> Card:
     arg = str(r.request_id)
     fields = [
         Field(label=f"{line.sku} {line.name}", value=f"×{line.qty}（单价 ¥{line.unit_cost:.2f}）")
@@ -60,7 +60,7 @@ def approval_card(r: RequestFacts, *, key: str, secret: bytes) -> Card:
     )
 
 
-def _approval(args: dict[str, Any], key: str, secret: bytes) -> Card:
+def _approval(args: dict[str, Any], key: str, secret: Signer) -> Card:
     facts = RequestFacts(
         ticket_id=int(args["ticket_id"]),
         request_id=int(args["request_id"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.actions import ActionKind, ActionRef
+from cards.actions import ActionKind, ActionRef, Signer
 from cards.model import Button, ButtonStyle, Card, Field
 
 CONFIRM_TEXT = "确认完成"
@@ -16,7 +16,7 @@ def score_text(score: int) -> str:
     return f"{score}分"
 
 
-def completion_card(args: dict[str, Any], key: str, secret: bytes) -> Card:
+def completion_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
     """args: id, title, engineer, summary, photos (count), resolved (time text)."""
     tid = int(args["id"])
     fields = [
@@ -47,7 +47,7 @@ def completion_card(args: dict[str, Any], key: str, secret: bytes) -> Card:
     )
 
 
-def satisfaction_card(args: dict[str, Any], key: str, secret: bytes) -> Card:
+def satisfaction_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
     """args: id, title, engineer."""
     tid = int(args["id"])
     return Card(

@@ -1,8 +1,9 @@
 """Builds a Card from the intent the core wrote to the outbox.
 
 The core knows no cards: it writes ``{"builder": name, "args": {...}, "status": "..."}`` and a
-deterministic card key. The relay calls :func:`build` with the button-signing secret. Each
-card module exposes ``BUILDERS``: name -> function(args, key, secret) -> Card.
+deterministic card key. The relay calls :func:`build` with a :class:`cards.actions.Signer` for
+the card's recipient (the signing key, that person, an expiry). Each card module exposes
+``BUILDERS``: name -> function(args, key, signer) -> Card.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from cards import approvals, completion, summary, tickets
+from cards.actions import Signer
 from cards.model import Card
 from cards.tickets import finished
 
-Builder = Callable[[dict[str, Any], str, bytes], Card]
+Builder = Callable[[dict[str, Any], str, Signer], Card]
 BUILDERS: dict[str, Builder] = {}
 for module in (tickets, completion, summary, approvals):
     BUILDERS.update(module.BUILDERS)
@@ -24,7 +26,7 @@ class UnknownCard(ValueError):
     pass
 
 
-def build(intent: dict[str, Any], *, key: str, secret: bytes) -> Card:
+def build(intent: dict[str, Any], *, key: str, secret: Signer) -> Card:
     """A neutral Card from an outbox intent, or a stored Card dump (``{"key": ...}``)."""
     if "builder" not in intent:
         return Card.model_validate(intent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cards.actions import Signer
 from cards.model import Card, Field
 
 PERIOD_ZH = {"today": "今天", "week": "本周", "month": "本月"}
@@ -27,7 +28,7 @@ def percent(met: int, total: int) -> str:
     return f"{met * 100 / total:.0f}%（{met}/{total}）" if total else "—"
 
 
-def summary_card(args: dict[str, Any], key: str, secret: bytes) -> Card:
+def summary_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
     """args: see core/reports/summary.py ``summary_card_args``."""
     label = PERIOD_ZH.get(str(args.get("period", "")), str(args.get("period", "")))
     open_by = args.get("open_by_status", []) or []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cards.actions import ActionKind, ActionRef
+from cards.actions import ActionKind, ActionRef, Signer
 from cards.model import Button, ButtonStyle, Card, Field
 
 ACCEPT_TEXT = "接单"
@@ -37,7 +37,7 @@ def _fields(t: TicketFacts) -> tuple[Field, ...]:
     return tuple(fields)
 
 
-def assignment_card(t: TicketFacts, *, key: str, secret: bytes) -> Card:
+def assignment_card(t: TicketFacts, *, key: str, secret: Signer) -> Card:
     return Card(
         key=key,
         title=f"新工单 #{t.id}：{t.title}",
@@ -63,7 +63,7 @@ def finished(card: Card, status: str) -> Card:
     return card.model_copy(update={"buttons": (), "status": status})
 
 
-def _assignment(args: dict, key: str, secret: bytes) -> Card:
+def _assignment(args: dict, key: str, secret: Signer) -> Card:
     return assignment_card(TicketFacts(**args), key=key, secret=secret)
 
 

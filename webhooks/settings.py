@@ -88,7 +88,8 @@ class Settings(DeskConfig, BaseSettings):
     api_tokens: list[SecretStr] = []
     sandbox: Literal["auto", "on", "off"] = "auto"
     action_secret: SecretStr = Field(
-        default=SecretStr(""), description="signs card buttons; random per start when empty"
+        default=SecretStr(""),
+        description="signs card buttons; derived from the platform secrets when empty",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     workers: WorkerSettings = WorkerSettings()

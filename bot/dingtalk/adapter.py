@@ -173,21 +173,22 @@ class DingtalkAdapter:
         return result if isinstance(result, UrlChallenge) else [result]
 
     def decode_card(self, raw: RawRequest) -> list[CardAction]:
-        """Card button callback; with a registered apiSecret the signature is mandatory."""
+        """Card button callback: refused unless its ``x-ddpaas-signature`` checks (§6.4)."""
         if len(raw.body) > self.settings.max_body_bytes:
             raise InboundRejected("body too large", status=413)
         secret = self.settings.card_callback_secret.get_secret_value()
-        if secret:
-            try:
-                crypto.verify_card_signature(
-                    raw.headers.get("x-ddpaas-signature-timestamp", ""),
-                    raw.headers.get("x-ddpaas-signature", ""),
-                    secret,
-                    tolerance_s=self.settings.robot_timestamp_tolerance_s,
-                    clock=self._clock,
-                )
-            except crypto.SignatureError as exc:
-                raise InboundRejected(exc.reason, status=401) from exc
+        if not secret:
+            raise InboundRejected("card callbacks are refused: no card_callback_secret", status=401)
+        try:
+            crypto.verify_card_signature(
+                raw.headers.get("x-ddpaas-signature-timestamp", ""),
+                raw.headers.get("x-ddpaas-signature", ""),
+                secret,
+                tolerance_s=self.settings.robot_timestamp_tolerance_s,
+                clock=self._clock,
+            )
+        except crypto.SignatureError as exc:
+            raise InboundRejected(exc.reason, status=401) from exc
         body = self._body(raw)
         try:
             return [parse.parse_card_callback(body)]

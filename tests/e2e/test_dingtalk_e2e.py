@@ -25,6 +25,7 @@ EVENT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 CONFIG = """
 people:
   - {id: zhang, name: 张伟, roles: [engineer], dingtalk_userid: "0123456"}
+  - {id: chen, name: 陈经理, roles: [manager], dingtalk_userid: "0999"}
 """
 
 
@@ -172,6 +173,13 @@ async def test_card_click_updates_the_card_and_a_double_click_changes_nothing(
         if a.get("label", {}).get("text") == "接单"
     )
 
+    # the same payload posted as another person (copied from zhang's card) is refused politely
+    headers, body = card_click("0999", track_id, accept)
+    r = await client.post("/webhooks/dingtalk/card", data=body, headers=headers)
+    assert r.status == 200
+    assert "卡片已失效" in (await eventually(lambda: texts_to(fake, "0999")))[0]
+    assert "status_changed:accepted" not in await ticket_history(client.app, ticket["id"])
+
     headers, body = card_click("0123456", track_id, accept)
     first = await asyncio.gather(
         *(client.post("/webhooks/dingtalk/card", data=body, headers=headers) for _ in range(2))
@@ -181,7 +189,7 @@ async def test_card_click_updates_the_card_and_a_double_click_changes_nothing(
     assert "已接单" in json.dumps(fake.robot_cards[track_id]["data"], ensure_ascii=False)
     history = await ticket_history(client.app, ticket["id"])
     assert history.count("status_changed:accepted") == 1
-    assert await inbox_count(client.app, "dingtalk") == 1
+    assert await inbox_count(client.app, "dingtalk") == 2
 
 
 def _all_blocks(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -202,6 +210,13 @@ def _all_blocks(state: dict[str, Any]) -> list[dict[str, Any]]:
         ("robot", "ok", b"{not json", 400),
         ("robot", "ok", b"x" * (70 * 1024), 413),
         ("card", {"x-ddpaas-signature-timestamp": "1", "x-ddpaas-signature": "forged"}, b"{}", 401),
+        ("card", {}, b'{"outTrackId":"t1","userId":"0123456","content":"{}"}', 401),
+        (
+            "card",
+            "card-wrong-secret",
+            b'{"outTrackId":"t1","userId":"0123456","content":"{}"}',
+            401,
+        ),
     ],
 )
 async def test_bad_input_is_refused_and_stores_nothing(
@@ -211,6 +226,9 @@ async def test_bad_input_is_refused_and_stores_nothing(
         headers = robot_headers()
     elif headers == "stale":
         headers = robot_headers(ts=str(int(time.time() * 1000) - 2 * 3600 * 1000))
+    elif headers == "card-wrong-secret":
+        ts = str(int(time.time() * 1000))
+        headers = {"x-ddpaas-signature-timestamp": ts, "x-ddpaas-signature": _b64_hmac("x", ts)}
     elif headers == "wrong-secret":
         headers = robot_headers(secret="not-the-secret")
     r = await client.post(f"/webhooks/dingtalk/{path}", data=body, headers=headers)

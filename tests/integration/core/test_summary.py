@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cards.actions import Signer
 from cards.registry import build
 from core import db
 from core.bus import MessageBus
@@ -227,14 +228,16 @@ async def test_an_empty_desk_gives_zeros_and_dashes(url: str) -> None:
         await engine.dispose()
     assert (f["created"], f["closed"], f["overdue"], f["open_total"]) == (0, 0, 0, 0)
     assert f["first_response_s"] is None and f["avg_rating"] is None and f["parts_cost"] == 0.0
-    card = build({"builder": "summary", "args": f}, key="sum_1", secret=b"s")
+    card = build({"builder": "summary", "args": f}, key="sum_1", secret=Signer(b"s", "wecom:m", 0))
     values = {x.label: x.value for x in card.fields}
     assert values["SLA达成"] == "—" and values["首次响应"] == "—" and values["未结"] == "0（无）"
 
 
 async def test_the_card_shows_the_figures(engine: AsyncEngine) -> None:
     card = build(
-        {"builder": "summary", "args": await figures(engine, "today")}, key="k", secret=b"s"
+        {"builder": "summary", "args": await figures(engine, "today")},
+        key="k",
+        secret=Signer(b"s", "wecom:m", 0),
     )
     assert card.title == "服务统计 · 今天" and card.buttons == ()
     values = {x.label: x.value for x in card.fields}

@@ -34,6 +34,7 @@ def settings(fake: FakeDingtalk) -> DingtalkSettings:
     return DingtalkSettings(
         app_key=fake.app_key,
         app_secret=fake.app_secret,
+        card_callback_secret="fake-card-callback-secret",
         api_base=fake.base_url,
         oapi_base=fake.base_url,
         request_timeout_s=0.3,

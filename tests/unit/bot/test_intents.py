@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot import texts
 from bot.inbound import CardAction, ChatMessage, Media, MessageKind
 from bot.intents import KEEP, OpenFact, Query, Situation, decide
-from cards.actions import ActionKind, ActionRef
+from cards.actions import ActionKind, ActionRef, BadAction, Signer
 from core.messages import Actor, Channel
 from core.parts.commands import DecidePartsRequest, RequestParts
 from core.settings import AssetConfig, DeskConfig
@@ -153,9 +154,15 @@ def test_help_depends_on_the_role() -> None:
 
 
 def click(
-    kind: ActionKind, arg: str = "", *, key: str = "t9_x_1", secret: bytes = SECRET
+    kind: ActionKind,
+    arg: str = "",
+    *,
+    key: str = "t9_x_1",
+    secret: bytes = SECRET,
+    to: str = "wecom:u1",
+    expires: datetime = NOW + timedelta(days=30),
 ) -> CardAction:
-    action = ActionRef(kind, 9, key, arg).encode(secret)
+    action = ActionRef(kind, 9, key, arg).encode(Signer(secret, to, int(expires.timestamp())))
     return CardAction(platform="wecom", dedupe_key="c", user_id="u1", card_key=key, action=action)
 
 
@@ -177,11 +184,31 @@ def test_clicks_that_need_a_reason_ask_for_it(kind: ActionKind) -> None:
         assert isinstance(follow, ReopenTicket)
 
 
-def test_forged_or_misplaced_clicks_do_nothing() -> None:
-    assert run(click(ActionKind.ACCEPT, secret=b"other"), actor=ENGINEER).commands == []
-    misplaced = click(ActionKind.ACCEPT).model_copy(update={"card_key": "t9_other_1"})
-    assert run(misplaced, actor=ENGINEER).commands == []
-    assert run(click(ActionKind.ACCEPT), actor=ENGINEER).dialog is KEEP
+@pytest.mark.parametrize(
+    "forged",
+    [
+        click(ActionKind.ACCEPT, secret=b"other"),  # not signed by us
+        click(ActionKind.ACCEPT, to="wecom:zhang2"),  # copied from another person's card
+        click(ActionKind.ACCEPT, to="dingtalk:u1"),  # same id, the other platform
+        click(ActionKind.ACCEPT, expires=NOW - timedelta(seconds=1)),  # expired
+        click(ActionKind.ACCEPT).model_copy(update={"card_key": "t9_other_1"}),  # misplaced
+        click(ActionKind.ACCEPT).model_copy(update={"action": "v2.accept.9.t9_x_1..9.ä"}),
+        click(ActionKind.ACCEPT).model_copy(update={"action": "v1.accept.9.t9_x_1..abc"}),
+    ],
+)
+def test_forged_copied_or_expired_clicks_do_nothing_and_say_so(forged: CardAction) -> None:
+    d = run(forged, actor=ENGINEER)
+    assert d.commands == [] and d.dialog is KEEP
+    assert d.replies == [texts.CARD_NO_LONGER_VALID]
+
+
+def test_action_refs_are_bound_to_their_recipient_and_expire() -> None:
+    ref = ActionRef(ActionKind.RATE, 12, "t12_rate", "5")
+    payload = ref.encode(Signer(SECRET, "dingtalk:0123", 1000))
+    assert ActionRef.decode(payload, SECRET, recipient="dingtalk:0123", now=1000) == ref
+    for recipient, now in (("dingtalk:0124", 0), ("dingtalk:0123", 1001)):
+        with pytest.raises(BadAction):
+            ActionRef.decode(payload, SECRET, recipient=recipient, now=now)
 
 
 def test_a_report_made_in_a_group_is_answered_in_that_group() -> None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cards.actions import ActionKind, ActionRef
+from cards.actions import ActionKind, ActionRef, Signer
 from cards.registry import build
 from core.bus import DUPLICATE, MessageBus
 from core.clock import FixedClock
@@ -36,6 +36,7 @@ from tests.fakes.uow import MemoryStore, MemoryUnitOfWork
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 6, 10, 10, 0, tzinfo=SH)
 SECRET = b"unit-test-secret"
+SIGNER = Signer(SECRET, "wecom:c1", 2_000_000_000)
 PEOPLE = [
     PersonConfig(id="zhang", name="张伟", roles=["engineer"], wecom_userid="zhangwei"),
     PersonConfig(id="wang", name="王强", roles=["engineer"], dingtalk_userid="0456"),
@@ -121,7 +122,7 @@ class Desk:
 
 def card_of(msg: Outbound) -> Any:
     assert msg.card is not None
-    return build(msg.card, key=msg.card_key, secret=SECRET)
+    return build(msg.card, key=msg.card_key, secret=SIGNER)
 
 
 async def refused(dk: Desk, command: Command, error: type[DomainError]) -> str:
@@ -153,7 +154,7 @@ async def test_complete_resolves_records_and_sends_the_completion_card() -> None
     assert msg.card_key == "t1_done_1" and msg.platform == "wecom" and msg.ticket_id == 1
     card = card_of(msg)
     assert [b.text for b in card.buttons] == ["确认完成", "未解决"]
-    refs = [ActionRef.decode(b.action, SECRET) for b in card.buttons]
+    refs = [ActionRef.decode(b.action, SECRET, recipient="wecom:c1", now=0) for b in card.buttons]
     assert [(r.kind, r.ticket_id, r.card_key) for r in refs] == [
         (ActionKind.CONFIRM, 1, "t1_done_1"),
         (ActionKind.REOPEN, 1, "t1_done_1"),
@@ -214,7 +215,7 @@ async def test_confirm_closes_updates_the_card_and_sends_the_satisfaction_card()
     assert rate.card_key == "t1_rate"
     card = card_of(rate)
     assert [b.text for b in card.buttons] == ["5分", "4分", "3分", "2分", "1分"]
-    refs = [ActionRef.decode(b.action, SECRET) for b in card.buttons]
+    refs = [ActionRef.decode(b.action, SECRET, recipient="wecom:c1", now=0) for b in card.buttons]
     assert {r.kind for r in refs} == {ActionKind.RATE}
     assert [r.arg for r in refs] == ["5", "4", "3", "2", "1"]
     assert any("#1" in m.text and "确认" in m.text for m in dk.to("zhangwei"))

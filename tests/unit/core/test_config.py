@@ -20,6 +20,7 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters
 WECOM_SECRET = "wecom-secret-Zq81"
 WECOM_TOKEN = "wecom-token-Kp27"
 DING_SECRET = "ding-secret-Xv55"
+DING_CARD_SECRET = "ding-card-secret-Rt41"
 API_TOKEN = "api-token-Hh90"
 
 GOOD = f"""
@@ -35,6 +36,7 @@ wecom:
 dingtalk:
   app_key: dingabc
   app_secret: "{DING_SECRET}"
+  card_callback_secret: "{DING_CARD_SECRET}"
 people:
   - {{id: zhang, name: 张伟, roles: [engineer], region: 华东, skills: [注塑机], wecom_userid: zhangwei}}
   - {{id: li, name: 李娜, roles: [agent, manager], dingtalk_userid: "0123456"}}
@@ -394,3 +396,13 @@ def test_migrate_with_a_bad_config_exits_1(tmp_path: Path) -> None:
     result = run(str(CHATDESK), "migrate", "--config", str(path))
     assert result.returncode == 1
     assert "database_url" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["check-config", "serve"])
+def test_dingtalk_without_the_card_callback_secret_is_refused(tmp_path: Path, command: str) -> None:
+    """Card callbacks are authenticated only by this secret: no secret, no start."""
+    path = write(tmp_path, GOOD.replace(f'  card_callback_secret: "{DING_CARD_SECRET}"\n', ""))
+    result = run(sys.executable, "-m", "webhooks", command, "--config", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "dingtalk: card_callback_secret" in result.stderr
+    assert "open-dev.dingtalk.com" in result.stderr and "apiSecret" in result.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cards.actions import ActionKind, ActionRef
+from cards.actions import ActionKind, ActionRef, Signer
 from cards.registry import build
 from core.parts.model import Part, Unresolved, find_part, resolve_lines, total_cost
 
@@ -47,10 +47,14 @@ def test_approval_card_has_signed_approve_and_reject_buttons_naming_the_request(
         "lines": [{"sku": "LX-01", "name": "滤芯", "qty": 2, "unit_cost": 85.0}],
         "cost": 170.0,
     }
-    card = build({"builder": "parts_approval", "args": args}, key="t12_parts_7_ku1", secret=b"k")
+    card = build(
+        {"builder": "parts_approval", "args": args},
+        key="t12_parts_7_ku1",
+        secret=Signer(b"k", "wecom:ku1", 2_000_000_000),
+    )
     assert "#12" in card.title
     assert [b.text for b in card.buttons] == ["同意", "驳回"]
-    refs = [ActionRef.decode(b.action, b"k") for b in card.buttons]
+    refs = [ActionRef.decode(b.action, b"k", recipient="wecom:ku1", now=0) for b in card.buttons]
     assert [(r.kind, r.ticket_id, r.card_key, r.arg) for r in refs] == [
         (ActionKind.APPROVE, 12, "t12_parts_7_ku1", "7"),
         (ActionKind.REJECT, 12, "t12_parts_7_ku1", "7"),
@@ -59,6 +63,6 @@ def test_approval_card_has_signed_approve_and_reject_buttons_naming_the_request(
     done = build(
         {"builder": "parts_approval", "args": args, "status": "库管甲 已同意（06-10 10:00）"},
         key="t12_parts_7_ku1",
-        secret=b"k",
+        secret=Signer(b"k", "wecom:ku1", 2_000_000_000),
     )
     assert done.buttons == () and "已同意" in done.status

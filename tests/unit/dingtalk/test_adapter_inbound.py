@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import ValidationError
 
 from bot.dingtalk import crypto
 from bot.dingtalk.adapter import DingtalkAdapter
@@ -300,12 +301,26 @@ async def test_card_stale(settings, session, vectors) -> None:
         make(settings, session, T_EVENT + 7200).decode_card(card_raw(vectors))
 
 
-async def test_card_without_secret_configured_is_accepted(settings, session, vectors) -> None:
-    open_settings = settings.model_copy(
-        update={"card_callback_secret": settings.card_callback_secret.__class__("")}
+async def test_card_callbacks_are_refused_when_no_secret_is_configured(
+    settings, session, vectors
+) -> None:
+    """Even a settings object built past the config check never accepts an unsigned click."""
+    open_settings = settings.model_construct(
+        **{**dict(settings), "card_callback_secret": settings.card_callback_secret.__class__("")}
     )
-    raw = card_raw(vectors, **{"x-ddpaas-signature": "-", "x-ddpaas-signature-timestamp": "-"})
-    assert len(make(open_settings, session, T_EVENT).decode_card(raw)) == 1
+    for headers in ({}, {"x-ddpaas-signature": "-", "x-ddpaas-signature-timestamp": "-"}):
+        with pytest.raises(InboundRejected) as exc:
+            make(open_settings, session, T_EVENT).decode_card(card_raw(vectors, **headers))
+        assert exc.value.status == 401
+
+
+def test_the_settings_require_the_card_callback_secret(settings) -> None:
+    data = {**settings.model_dump(), "card_callback_secret": ""}
+    data = {
+        k: v.get_secret_value() if hasattr(v, "get_secret_value") else v for k, v in data.items()
+    }
+    with pytest.raises(ValidationError, match="card_callback_secret"):
+        DingtalkSettings.model_validate(data)
 
 
 @pytest.mark.parametrize(

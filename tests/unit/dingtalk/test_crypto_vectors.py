@@ -1,4 +1,4 @@
-"""Known-answer tests: every vector in shared/reference/vectors/dingtalk.json."""
+"""Known-answer tests: every vector in tests/fixtures/vectors/dingtalk.json."""
 
 from __future__ import annotations
 

@@ -38,6 +38,7 @@ TICKET_DETAIL = "工单 {ref}｜{type}\n标题：{title}\n状态：{status}\n负
 CARD_NO_LONGER_VALID = (
     "抱歉，这张卡片已失效（已过期或不是发给您的），请以最新消息为准，或发送“帮助”查看可用的指令。"
 )
+NO_LONGER_ON_DESK = "您好，您已不在服务台人员名单中，无法再处理工单。如有疑问请联系服务台管理员。"
 ERROR_TRY_LATER = "抱歉，系统暂时繁忙，请稍后再试。"
 
 ASK_DESCRIPTION = "请简单描述一下遇到的问题（例如：注塑机报警 E31，无法启动）。"

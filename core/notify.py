@@ -19,8 +19,8 @@ def where(
     person: Person | None, prefer: str = "", enabled: tuple[str, ...] = ()
 ) -> tuple[str, str] | None:
     """Where to reach a person: the preferred platform, else the first enabled one they use."""
-    if person is None:
-        return None
+    if person is None or not person.active:
+        return None  # people removed from the config are told nothing more
     known = {p: uid for p, uid in person.identities.items() if not enabled or p in enabled}
     if not known:
         return None

@@ -20,6 +20,7 @@ from core.bus import MessageBus
 from core.errors import DomainError
 from core.messages import Actor, Channel, Outbound
 from core.people.directory import identify
+from core.people.model import Person
 from core.queue import backoff
 from core.uow import SqlUnitOfWork
 from webhooks import answers, dialog_store
@@ -69,7 +70,7 @@ class InboxWorker:
         async with self.engine.begin() as conn:
             await inbox.mark_done(conn, row["id"], at=self.clock.now())
 
-    async def _actor(self, item: ChatMessage | CardAction) -> Actor:
+    async def _person(self, item: ChatMessage | CardAction) -> Person:
         async with SqlUnitOfWork(self.engine) as uow:
             person = await identify(
                 uow.people,
@@ -80,7 +81,7 @@ class InboxWorker:
                 at=self.clock.now(),
             )
             await uow.commit()
-        return person.actor(Channel(item.platform))
+        return person
 
     async def _situation(
         self, row_id: int, item: ChatMessage | CardAction, actor: Actor
@@ -101,7 +102,13 @@ class InboxWorker:
         if isinstance(item, ChatMessage) and item.media:
             await self._fetch_media(item)
 
-        actor = await self._actor(item)
+        person = await self._person(item)
+        if person.former_staff:
+            log.info("inbox row %s: %s is no longer on the desk; told so", row_id, person.id)
+            await self._reply(row_id, item, texts.NO_LONGER_ON_DESK)
+            await self._mark_handled(marker)
+            return
+        actor = person.actor(Channel(item.platform))
         if isinstance(item, CardAction):
             async with self.engine.begin() as conn:
                 await remember_response_code(
@@ -132,6 +139,9 @@ class InboxWorker:
         await self._save_dialog(item, decision, keep_on_failure=failed)
         if replies:
             await self._reply(row_id, item, "\n".join(replies))
+        await self._mark_handled(marker)
+
+    async def _mark_handled(self, marker: str) -> None:
         async with SqlUnitOfWork(self.engine) as uow:
             await uow.mark_processed(marker, at=self.clock.now())
             await uow.commit()

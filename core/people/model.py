@@ -39,7 +39,13 @@ class Person:
 
     @property
     def is_staff(self) -> bool:
-        return self.kind is PersonKind.STAFF
+        """On the desk now: staff removed from the config (inactive) have no staff role."""
+        return self.kind is PersonKind.STAFF and self.active
+
+    @property
+    def former_staff(self) -> bool:
+        return self.kind is PersonKind.STAFF and not self.active
 
     def actor(self, channel: Channel) -> Actor:
-        return Actor(person_id=self.id, name=self.name, roles=self.roles, channel=channel)
+        roles = self.roles if self.active else frozenset()
+        return Actor(person_id=self.id, name=self.name, roles=roles, channel=channel)

@@ -19,7 +19,7 @@ from webhooks.settings import Settings, load_settings
 PG_URL = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("CHATDESK_TEST_REDIS_URL", "")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-API_TOKEN = "test-token-123"
+API_TOKEN = "test-token-0123456789-abcdefghijklmn"
 _SHARED = str(REPO_ROOT.parent / "shared")  # shared-guard: only to refuse reads there
 
 

@@ -355,10 +355,11 @@ def openapi_document() -> dict[str, Any]:
 
 
 def _token_ok(request: web.Request) -> bool:
+    """``Bearer`` + one space + the token, exactly: nothing is trimmed or case-folded."""
     header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
+    if not header.startswith("Bearer ") or not header.isascii():
         return False
-    given = hashlib.sha256(header[7:].strip().encode()).digest()
+    given = hashlib.sha256(header[7:].encode("ascii")).digest()
     ok = False
     for token in request.app[SERVICES].settings.api_tokens:
         expected = hashlib.sha256(token.get_secret_value().encode()).digest()

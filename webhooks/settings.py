@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +21,26 @@ from bot.wecom.settings import WecomSettings
 from core.settings import DeskConfig
 
 DEFAULT_CONFIG_FILE = "chatdesk.yaml"
+
+
+MIN_TOKEN_CHARS = 32
+_TOKEN68 = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")  # RFC 6750 b64token: no spaces, ASCII only
+
+
+def _api_token(value: SecretStr) -> SecretStr:
+    token = value.get_secret_value()
+    if len(token) < MIN_TOKEN_CHARS or not _TOKEN68.match(token):
+        raise PydanticCustomError(
+            "api_token",
+            "API 令牌至少 {n} 个字符，只能含字母、数字和 -._~+/= ；可用 "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'` 生成 "
+            "(an API token needs at least {n} characters from A-Z a-z 0-9 -._~+/=)",
+            {"n": MIN_TOKEN_CHARS},
+        )
+    return value
+
+
+ApiToken = Annotated[SecretStr, AfterValidator(_api_token)]
 
 
 class HttpSettings(BaseModel):
@@ -85,7 +107,7 @@ class Settings(DeskConfig, BaseSettings):
     redis_url: str = ""
     media_dir: str = Field(default="var/media", description="photos and files fetched from chats")
     http: HttpSettings = HttpSettings()
-    api_tokens: list[SecretStr] = []
+    api_tokens: list[ApiToken] = []
     sandbox: Literal["auto", "on", "off"] = "auto"
     action_secret: SecretStr = Field(
         default=SecretStr(""),

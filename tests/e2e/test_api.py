@@ -6,6 +6,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from webhooks.app import create_app
+from webhooks.settings import ConfigError
 
 CONFIG = """
 people:
@@ -106,6 +107,39 @@ async def test_bearer_token_is_required(client: TestClient) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}):
         r = await client.get("/api/v1/tickets", headers=headers)
         assert r.status == 401
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Bearer  {t}",  # two spaces
+        "Bearer\u3000{t}",  # an ideographic space instead of the space
+        "Bearer {t}\u3000",  # trailing ideographic space (.strip() removed it)
+        "Bearer \u3000",  # nothing but whitespace
+        "bearer {t}",
+        "Bearer\t{t}",
+        "Bearer {t}x",
+        "Bearer {short}",
+        "{t}",
+    ],
+)
+async def test_the_authorization_header_is_parsed_exactly(
+    client: TestClient, auth: dict, value: str
+) -> None:
+    token = auth["Authorization"].removeprefix("Bearer ")
+    r = await client.get(
+        "/api/v1/tickets", headers={"Authorization": value.format(t=token, short=token[:-1])}
+    )
+    assert r.status == 401
+    assert (await client.get("/api/v1/tickets", headers=auth)).status == 200
+
+
+@pytest.mark.parametrize("tokens", [[""], ["x"], ["a" * 31], ["a" * 31 + "\u3000"], ["a b" * 16]])
+async def test_short_or_odd_api_tokens_are_refused_at_start(make_settings, tokens) -> None:
+    with pytest.raises(ConfigError) as exc:
+        make_settings(api_tokens=tokens)
+    assert exc.value.problems[0].startswith("api_tokens.0:")
+    assert "32" in exc.value.problems[0] and "secrets.token_urlsafe" in exc.value.problems[0]
 
 
 async def test_unknown_ticket_is_404(client: TestClient, auth: dict) -> None:

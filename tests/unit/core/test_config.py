@@ -21,7 +21,7 @@ WECOM_SECRET = "wecom-secret-Zq81"
 WECOM_TOKEN = "wecom-token-Kp27"
 DING_SECRET = "ding-secret-Xv55"
 DING_CARD_SECRET = "ding-card-secret-Rt41"
-API_TOKEN = "api-token-Hh90"
+API_TOKEN = "api-token-Hh90-0123456789abcdefghij"
 
 GOOD = f"""
 http: {{host: 0.0.0.0, port: 8080, public_base_url: "https://desk.example.com"}}
@@ -406,3 +406,11 @@ def test_dingtalk_without_the_card_callback_secret_is_refused(tmp_path: Path, co
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "dingtalk: card_callback_secret" in result.stderr
     assert "open-dev.dingtalk.com" in result.stderr and "apiSecret" in result.stderr
+
+
+def test_check_config_refuses_a_short_api_token_and_says_how_to_make_one(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace(API_TOKEN, "x"))
+    result = run(sys.executable, "-m", "webhooks", "check-config", "--config", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "api_tokens.0" in result.stderr and "32" in result.stderr
+    assert "secrets.token_urlsafe" in result.stderr

@@ -24,9 +24,10 @@ KEEP: Any = _Keep()
 class Query:
     """A read-only request answered by the worker from the database."""
 
-    name: str  # my_tickets | show | summary
+    name: str  # my_tickets | show | summary | asset
     ticket_id: int | None = None
     period: str = ""
+    text: str = ""  # asset: the number asked for
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from core.settings import CustomField, DeskConfig, FieldType, TicketTypeConfig
 from core.tickets.fields import validate_fields
 
 DIALOG_TTL = timedelta(minutes=30)
-_ASSET = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,6}-?\d{2,10})(?![A-Za-z0-9])")
+_ASSET = re.compile(
+    r"(?<![A-Za-z0-9])([A-Za-z]{1,6}-?\d{2,10}(?:-[A-Za-z0-9]{1,8})*)(?![A-Za-z0-9])"
+)
 
 
 def guess_type(config: DeskConfig, text: str) -> TicketTypeConfig:

@@ -86,6 +86,8 @@ def parse(text: str) -> Parsed | None:
     if m := _rx(r"^(?:统计|/summary)\s*(\S*)$").match(text):
         period = _PERIODS.get(m.group(1).lower() or "今天", "")
         return Parsed("summary", period=period, errors=[] if period else [m.group(1)])
+    if m := _rx(r"^(?:查看设备|/asset)(?:\s+|$)(.*)$").match(text):
+        return Parsed("asset", text=m.group(1).strip())
     if m := _rx(r"^(?:知识|/kb)\s*(.*)$").match(text):
         return Parsed("kb", text=m.group(1).strip())
     if m := _rx(r"^(?:报修|/new)\s*(.*)$").match(text):

@@ -102,6 +102,10 @@ def _command(p: Parsed, msg: ChatMessage, actor: Actor, situation: Situation) ->
             if not actor.has("manager"):
                 return Decision(replies=[texts.SUMMARY_MANAGERS_ONLY])
             return Decision(queries=[Query("summary", period=p.period)])
+        case "asset":
+            if not p.text:
+                return Decision(replies=[texts.ASSET_USAGE])
+            return Decision(queries=[Query("asset", text=p.text[:64])])
         case "kb":
             return Decision(replies=[texts.KB_SOON])
         case "usage":

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -119,6 +120,7 @@ tickets = Table(
     Column("parts_cost", Float, nullable=False, default=0.0),
     Column("decline_count", Integer, nullable=False, default=0),
     Column("version", Integer, nullable=False, default=0),
+    Column("asset_id", String(64), nullable=True, index=True),  # the registered machine
 )
 
 ticket_history = Table(
@@ -280,6 +282,60 @@ media = Table(
     Column("content_type", String(100), nullable=False),
     Column("size", Integer, nullable=False),
     Column("fetched_at", TS, nullable=False),
+)
+
+
+assets = Table(  # the asset registry (CONTRACT §10): one row per machine, by nameplate number
+    "assets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),  # upper-cased id: lookups ignore case
+    Column("model", String(200), nullable=False),
+    Column("customer", String(200), nullable=False, default=""),
+    Column("site_address", String(500), nullable=False, default=""),
+    Column("region", String(100), nullable=False, default=""),
+    Column("install_date", Date, nullable=True),
+    Column("warranty_end", Date, nullable=True),
+    Column("contract_end", Date, nullable=True),
+    Column("notes", Text, nullable=False, default=""),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+asset_tokens = Table(  # the scan-to-report tokens in the QR codes; revoked ones stay refused
+    "asset_tokens",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("asset_id", String(64), ForeignKey("assets.id"), nullable=False, index=True),
+    Column("created_at", TS, nullable=False),
+    Column("revoked_at", TS, nullable=True),
+)
+
+signoffs = Table(  # one signing link per completion (round); signed once
+    "signoffs",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("ticket_id", ID, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("round", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("signed_at", TS, nullable=True),
+    Column("signer", String(100), nullable=False, default=""),
+    Column("image_sha256", String(64), nullable=False, default=""),
+)
+
+settlements = Table(  # the settlement of a closed ticket; amounts are decimal strings (yuan)
+    "settlements",
+    metadata,
+    Column("ticket_id", ID, ForeignKey("tickets.id"), primary_key=True),
+    Column("customer", String(200), nullable=False, default="", index=True),
+    Column("engineer_id", String(64), nullable=False, default=""),
+    Column("closed_at", TS, nullable=False, index=True),
+    Column("lines", JSON, nullable=False),
+    Column("total", String(20), nullable=False),
+    Column("customer_pays", String(20), nullable=False),
+    Column("free_reason", String(16), nullable=False, default=""),
+    Column("labour_minutes", Integer, nullable=False, default=0),
+    Column("created_at", TS, nullable=False),
 )
 
 

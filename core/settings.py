@@ -140,6 +140,10 @@ class AssetConfig(Strict):
     model: str = ""
     customer: str = ""  # the customer's name or company
     region: str = ""
+    site_address: str = ""
+    install_date: date | None = None
+    warranty_end: date | None = None
+    contract_end: date | None = None
 
 
 class AssignmentConfig(Strict):

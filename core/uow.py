@@ -8,6 +8,7 @@ from typing import Any, Protocol, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core import db, outbox
+from core.assets.repository import SqlAssetRepository
 from core.messages import Event, Outbound
 from core.parts.repository import SqlPartsRepository
 from core.people.directory import SqlPeopleRepository
@@ -21,6 +22,7 @@ class UnitOfWork(Protocol):
     people: Any
     dispatch: Any  # offers, engineers' load (core/tickets/offers.py)
     parts: Any
+    assets: Any  # the asset registry (core/assets/)
 
     async def __aenter__(self) -> Self: ...
 
@@ -54,6 +56,7 @@ class SqlUnitOfWork:
         self.people = SqlPeopleRepository(self.conn)
         self.dispatch = SqlDispatchRepository(self.conn)
         self.parts = SqlPartsRepository(self.conn)
+        self.assets = SqlAssetRepository(self.conn)
         self._committed = False
         return self
 

@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     due.add_argument("--start", required=True, help="ISO 8601 start (offset optional)")
     due.add_argument("--minutes", required=True, type=int, help="business minutes to add")
     due.set_defaults(func=cmd_sla_due)
+    from webhooks import cli_assets
+
+    cli_assets.add_parser(sub, common, lambda f: lambda args: f(args, _settings(args)))
     return parser
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
-from bot.decision import OpenFact, Query
+from bot.decision import STAFF_ROLES, OpenFact, Query
 from core import db
+from core.assets.views import asset_text
 from core.messages import Actor
 from core.settings import DeskConfig
 from core.tickets.repository import TicketFilter
@@ -51,6 +55,22 @@ async def open_facts(engine: AsyncEngine, requester_id: str) -> tuple[OpenFact, 
     return tuple(facts)
 
 
+async def _asset_answer(uow: SqlUnitOfWork, asset_id: str, actor: Actor, config: DeskConfig) -> str:
+    """查看设备: staff see any machine; a customer sees the machines they reported on."""
+    asset = await uow.assets.get(asset_id)
+    if asset is None:
+        return texts.NO_SUCH_ASSET.format(id=asset_id)
+    history = await uow.assets.history(asset.id)
+    if not actor.has(*STAFF_ROLES):
+        mine, _ = await uow.tickets.list(
+            TicketFilter(asset_id=asset.id, requester_id=actor.person_id, limit=1)
+        )
+        if not mine:
+            return texts.ASSET_NOT_YOURS.format(id=asset.id)
+    today = datetime.now(ZoneInfo(config.timezone)).date()
+    return asset_text(asset, history, today=today, tz=config.timezone)
+
+
 async def answer_text(engine: AsyncEngine, query: Query, actor: Actor, config: DeskConfig) -> str:
     async with SqlUnitOfWork(engine) as uow:
         if query.name == "my_tickets":
@@ -71,6 +91,8 @@ async def answer_text(engine: AsyncEngine, query: Query, actor: Actor, config: D
             more = f"\n（共 {total} 个，仅显示最近 10 个）" if total > 10 else ""
             head = "您负责的未完成工单：" if is_engineer else "您未完成的工单："
             return head + "\n" + "\n".join(lines) + more
+        if query.name == "asset":
+            return await _asset_answer(uow, query.text, actor, config)
         ref = f"#{query.ticket_id}"
         ticket = await uow.tickets.get(query.ticket_id or 0, with_history=False)
         if ticket is None:

@@ -23,9 +23,12 @@ from core.tickets.repository import TicketFilter
 from core.tickets.views import ticket_detail, ticket_summary
 from core.tickets.workflow import Status
 from core.uow import SqlUnitOfWork
+from webhooks.assets_api import get_asset, get_qr_png, get_qr_svg, labels, list_assets, revoke_token
 from webhooks.errors import error_response, from_validation
 from webhooks.keys import SERVICES
 from webhooks.schemas import (
+    AssetList,
+    AssetOut,
     AssignIn,
     ErrorOut,
     NoteIn,
@@ -237,6 +240,8 @@ async def get_media(request: web.Request) -> web.Response:
 
 
 _ID = (("id", "path", "integer"),)
+_ASSET = (("asset_id", "path", "string"),)
+_IDS = (("ids", "query", "string"),)
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/tickets", create_ticket, "Create a ticket", TicketCreate, TicketOut, 201),
     Route(
@@ -284,6 +289,34 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("POST", "/tickets/{id}/notes", add_note, "Add a note", NoteIn, TicketOut, params=_ID),
     Route("GET", "/parts", list_parts, "Spare parts and stock", None, PartList),
+    Route(
+        "GET",
+        "/assets",
+        list_assets,
+        "The asset registry (format=json|csv)",
+        None,
+        AssetList,
+        params=(("format", "query", "string"),),
+    ),
+    Route("GET", "/assets/labels", labels, "Printable A4 QR label sheet (HTML)", params=_IDS),
+    Route(
+        "GET",
+        "/assets/{asset_id}",
+        get_asset,
+        "One asset with its service history",
+        None,
+        AssetOut,
+        params=_ASSET,
+    ),
+    Route("GET", "/assets/{asset_id}/qr.svg", get_qr_svg, "QR code (SVG)", params=_ASSET),
+    Route("GET", "/assets/{asset_id}/qr.png", get_qr_png, "QR code (PNG)", params=_ASSET),
+    Route(
+        "POST",
+        "/assets/{asset_id}/token/revoke",
+        revoke_token,
+        "Revoke the QR code's token (a new one is issued)",
+        params=_ASSET,
+    ),
     Route(
         "GET",
         "/media/{platform}/{media_id}",

@@ -20,6 +20,7 @@ from bot.delivery import OutboxRelay
 from bot.media import MediaStore
 from bot.ports import ChatPlatform
 from core import db
+from core.assets.model import Asset
 from core.bus import MessageBus
 from core.cache import Cache, make_cache
 from core.clock import Clock, SystemClock
@@ -93,6 +94,22 @@ async def sync_directory(engine: AsyncEngine, desk: DeskConfig, at: datetime) ->
             else:
                 await uow.conn.execute(
                     insert(db.parts).values(sku=part.sku, stock=part.stock, **values)
+                )
+        for seed in desk.assets:  # the config list seeds the registry; imports and edits win
+            if await uow.assets.get(seed.id) is None:
+                await uow.assets.upsert(
+                    Asset(
+                        id=seed.id,
+                        model=seed.model or seed.name or "-",
+                        customer=seed.customer,
+                        region=seed.region,
+                        site_address=seed.site_address,
+                        install_date=seed.install_date,
+                        warranty_end=seed.warranty_end,
+                        contract_end=seed.contract_end,
+                        notes=seed.name if seed.model and seed.name else "",
+                    ),
+                    at=at,
                 )
         await uow.commit()
 

@@ -82,6 +82,11 @@ class TicketOut(TicketSummary):
     rating: int | None
     parts_cost: float
     closed_at: str | None
+    asset: str | None = Field(description="the registered asset's id")
+    signature: dict[str, Any] | None = Field(description="signed_at, signer, image_url")
+    settlement: dict[str, Any] | None = Field(
+        description="lines (kind, description, amount), total, customer_pays; null until closed"
+    )
     history: list[HistoryItem]
 
 
@@ -112,3 +117,41 @@ class ErrorItem(BaseModel):
 
 class ErrorOut(BaseModel):
     errors: list[ErrorItem]
+
+
+class AssetTicket(BaseModel):
+    id: int
+    ref: str
+    title: str
+    status: str
+    created_at: str
+    closed_at: str | None
+    parts: list[dict[str, Any]]
+    cost: str = Field(description="yuan, two decimals: the settlement total once settled")
+
+
+class AssetSummary(BaseModel):
+    id: str
+    model: str
+    customer: str
+    site_address: str
+    region: str
+    install_date: str | None
+    warranty_end: str | None
+    contract_end: str | None
+    notes: str
+    under_warranty: bool
+    under_contract: bool
+    report_url: str = Field(description="the scan-to-report page /r/<token>")
+    qr_svg_url: str
+    qr_png_url: str
+
+
+class AssetOut(AssetSummary):
+    tickets: list[AssetTicket] = Field(description="service history, newest first")
+    total_cost: str
+
+
+class AssetList(BaseModel):
+    items: list[AssetSummary]
+    total: int

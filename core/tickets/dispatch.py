@@ -52,10 +52,11 @@ async def dispatch(
     staff = await ctx.uow.people.staff()
     ticket_type = ctx.config.ticket_type(ticket.type)
     regions = [p.region for p in staff if "engineer" in p.roles]
+    asset = await ctx.uow.assets.get(ticket.asset_id) if ticket.asset_id else None
     chosen = rules.candidates(
         staff,
         skills=ticket_type.skills if ticket_type else (),
-        region=rules.ticket_region(ticket, ctx.config, regions),
+        region=(asset.region if asset else "") or rules.ticket_region(ticket, ctx.config, regions),
         excluded=excluded,
         loads=await ctx.uow.dispatch.loads(),
         last_assigned=await ctx.uow.dispatch.last_assigned(),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from core.assets.model import Asset
 from core.bus import Context
 from core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from core.messages import Outbound
 from core.people.model import Person
-from core.settings import SlaTargets, TicketTypeConfig
+from core.settings import FieldType, SlaTargets, TicketTypeConfig
 from core.sla.calendar import add_business_minutes
 from core.tickets import texts
 from core.tickets.commands import AddNote, AssignTicket, ChangeStatus, OpenTicket
@@ -56,9 +59,15 @@ async def open_ticket(cmd: OpenTicket, ctx: Context) -> Ticket:
     except ValueError:
         errors.append(FieldError("priority", "优先级应为 urgent、high、normal 或 low"))
         priority = Priority.NORMAL
-    fields, field_errors = validate_fields(
-        ticket_type, cmd.fields, asset_ids={a.id for a in cfg.assets}
-    )
+    raw_fields, known_assets = dict(cmd.fields), {a.id for a in cfg.assets}
+    for spec in ticket_type.fields:  # a number in the registry is valid, in its own spelling
+        value = raw_fields.get(spec.key)
+        if spec.type is FieldType.ASSET and isinstance(value, str) and value.strip():
+            registered = await ctx.uow.assets.get(value)
+            if registered is not None:
+                raw_fields[spec.key] = registered.id
+                known_assets.add(registered.id)
+    fields, field_errors = validate_fields(ticket_type, raw_fields, asset_ids=known_assets)
     errors.extend(field_errors)
     if errors:
         raise ValidationFailed(errors)
@@ -88,6 +97,12 @@ async def open_ticket(cmd: OpenTicket, ctx: Context) -> Ticket:
         response_due_at=add_business_minutes(calendar, now, targets.response_minutes),
         resolve_due_at=add_business_minutes(calendar, now, targets.resolve_minutes),
     )
+    asset = await _linked_asset(ctx, ticket_type, fields, f"{title} {ticket.description}")
+    if asset is not None:
+        ticket.asset_id = asset.id
+        for spec in ticket_type.fields:
+            if spec.type is FieldType.ASSET and fields.get(spec.key) != asset.id:
+                fields[spec.key] = asset.id  # the registered spelling of the number
     ticket.record(
         cmd.actor,
         now,
@@ -97,6 +112,7 @@ async def open_ticket(cmd: OpenTicket, ctx: Context) -> Ticket:
         priority=priority.value,
         requester=requester.id,
         fields=fields,
+        **({"asset": ticket.asset_id} if ticket.asset_id else {}),
     )
     await ctx.uow.tickets.add(ticket)
     ticket.events.append(
@@ -108,6 +124,21 @@ async def open_ticket(cmd: OpenTicket, ctx: Context) -> Ticket:
         )
     )
     return ticket
+
+
+async def _linked_asset(
+    ctx: Context, ticket_type: TicketTypeConfig, fields: dict[str, Any], text: str
+) -> Asset | None:
+    """The registered machine a new ticket is about: an asset field naming a registered number,
+    else a registered number written in the title or description."""
+    for spec in ticket_type.fields:
+        value = fields.get(spec.key)
+        if spec.type is FieldType.ASSET and isinstance(value, str) and value:
+            found: Asset | None = await ctx.uow.assets.get(value)
+            if found is not None:
+                return found
+    values = " ".join(str(v) for v in fields.values() if isinstance(v, str))
+    return await ctx.uow.assets.find_in_text(f"{text} {values}")
 
 
 def _require_staff(ctx: Context, cmd: ChangeStatus | AssignTicket | AddNote, action: str) -> None:

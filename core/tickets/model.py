@@ -63,6 +63,7 @@ class Ticket:
     rating_comment: str = ""
     parts_cost: float = 0.0
     decline_count: int = 0
+    asset_id: str | None = None  # the registered machine (core/assets/)
     version: int = 0
     history: list[HistoryEntry] = field(default_factory=list)
     new_history: list[HistoryEntry] = field(default_factory=list, repr=False)

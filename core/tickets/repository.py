@@ -16,7 +16,7 @@ from core.tickets.workflow import Status
 _COLUMNS = (
     "id type title description priority status requester_id assignee_id fields channel "
     "created_at updated_at first_response_at resolved_at closed_at response_due_at "
-    "resolve_due_at rating rating_comment parts_cost decline_count"
+    "resolve_due_at rating rating_comment parts_cost decline_count asset_id"
 ).split()
 
 
@@ -26,6 +26,7 @@ class TicketFilter:
     assignee_id: str | None = None
     requester_id: str | None = None
     type: str | None = None
+    asset_id: str | None = None
     limit: int = 50
     offset: int = 0
 
@@ -134,6 +135,8 @@ class SqlTicketRepository:
             conds.append(t.c.requester_id == flt.requester_id)
         if flt.type:
             conds.append(t.c.type == flt.type)
+        if flt.asset_id:
+            conds.append(t.c.asset_id == flt.asset_id)
         total = (
             await self._conn.execute(select(func.count()).select_from(t).where(*conds))
         ).scalar()

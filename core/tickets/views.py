@@ -73,5 +73,8 @@ def ticket_detail(ticket: Ticket, now: datetime) -> dict[str, Any]:
         "rating": ticket.rating,
         "parts_cost": ticket.parts_cost,
         "closed_at": iso(ticket.closed_at),
+        "asset": ticket.asset_id,
+        "signature": None,  # filled by the API from the sign-off (core/fieldservice)
+        "settlement": None,
         "history": [history_item(e) for e in ticket.history],
     }

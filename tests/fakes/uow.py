@@ -6,6 +6,7 @@ import copy
 from datetime import datetime
 from typing import Self
 
+from core.assets.model import Asset, asset_key
 from core.errors import Conflict
 from core.messages import Event, Outbound
 from core.people.model import Person
@@ -23,6 +24,21 @@ class MemoryStore:
         self.outbox: list[Outbound] = []
         self.processed: set[str] = set()
         self.counter = 0
+        self.assets: dict[str, Asset] = {}  # by upper-cased id
+
+
+class MemoryAssets:
+    """The asset registry's lookups used by ticket handlers."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    async def get(self, asset_id: str) -> Asset | None:
+        return self.store.assets.get(asset_key(asset_id))
+
+    async def find_in_text(self, text: str) -> Asset | None:
+        hits = [a for key, a in self.store.assets.items() if key in (text or "").upper()]
+        return max(hits, key=lambda a: len(a.id)) if hits else None
 
 
 class MemoryTickets:
@@ -105,6 +121,7 @@ class MemoryUnitOfWork:
         self.tickets = MemoryTickets(self.store)
         self.people = MemoryPeople(self.store)
         self.dispatch = MemoryDispatch(self.store, self.tickets)
+        self.assets = MemoryAssets(self.store)
         self._outbox: list[Outbound] = []
         self._processed: set[str] = set()
         self.committed = False

@@ -44,7 +44,16 @@ def create_app(
     run_workers: bool | None = None,
     run_migrations: bool = True,
 ) -> web.Application:
-    """Build the app. ``platforms`` adds or replaces outbound adapters (tests use fakes)."""
+    """Build the app. ``platforms`` adds or replaces outbound adapters (tests use fakes).
+
+    With the sandbox enabled (no platform configured, or ``sandbox: on``) the app is the demo:
+    the demo workspace in its own SQLite file, played through the sandbox page."""
+    demo = settings.sandbox_enabled
+    if demo:
+        from webhooks.sandbox.workspace import demo_settings
+
+        settings = demo_settings(settings)
+        run_migrations = True  # the demo's own file is always brought up to date
     app = web.Application(
         client_max_size=settings.http.max_body_bytes,
         middlewares=[metrics_middleware, error_middleware],
@@ -70,4 +79,16 @@ def create_app(
     from webhooks.channels import add_channel_routes
 
     add_channel_routes(app, settings)
+    if demo:
+        from webhooks.sandbox.routes import setup_sandbox
+
+        setup_sandbox(app, settings)
+    app.router.add_get("/", _home_to("/sandbox" if demo else "/dashboard"))
     return app
+
+
+def _home_to(path: str) -> Handler:
+    async def home(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(path)
+
+    return home

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
@@ -109,6 +117,11 @@ class Settings(DeskConfig, BaseSettings):
     http: HttpSettings = HttpSettings()
     api_tokens: list[ApiToken] = []
     sandbox: Literal["auto", "on", "off"] = "auto"
+    sandbox_database_url: str = Field(
+        default="sqlite+aiosqlite:///var/demo.db",
+        description="the demo workspace's own SQLite file (never the configured database)",
+    )
+    sandbox_media_dir: str = Field(default="var/demo-media", description="the demo's photos")
     action_secret: SecretStr = Field(
         default=SecretStr(""),
         description="signs card buttons; derived from the platform secrets when empty",
@@ -136,6 +149,17 @@ class Settings(DeskConfig, BaseSettings):
         return desk.with_platforms(
             tuple(p for p in ("wecom", "dingtalk") if getattr(self, p) is not None)
         )
+
+    @model_validator(mode="after")
+    def _sandbox_alone(self) -> Settings:
+        if self.sandbox == "on" and (self.wecom is not None or self.dingtalk is not None):
+            raise ValueError(
+                "sandbox: on 会以演示模式运行（演示数据库与模拟平台），不能与 wecom/dingtalk 同时配置；"
+                "请改为 auto 或 off，或另起一个演示实例"
+            )
+        if not self.sandbox_database_url.startswith("sqlite"):
+            raise ValueError("sandbox_database_url: 演示只使用自己的 SQLite 文件")
+        return self
 
     @property
     def sandbox_enabled(self) -> bool:

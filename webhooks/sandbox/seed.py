@@ -268,6 +268,7 @@ async def _ticket(
             requester_id=cid,
             assignee_id=eng.id if assigned else None,
             fields={"device": device, "symptom": symptom},
+            asset_id=device,
             channel=channel,
             created_at=created,
             updated_at=last,

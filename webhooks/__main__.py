@@ -23,6 +23,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    for note in settings.dingtalk.notes() if settings.dingtalk is not None else []:
+        logging.getLogger("chatdesk").warning(note)
     app = create_app(settings, run_migrations=not args.no_migrate)
     print(f"chatdesk serving on http://{settings.http.host}:{settings.http.port}", flush=True)
     web.run_app(app, host=settings.http.host, port=settings.http.port, print=None, access_log=None)
@@ -53,10 +55,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     settings = load_settings(path)
     where = str(path) if path else "built-in defaults"
     platforms = [p for p in ("wecom", "dingtalk") if getattr(settings, p) is not None] or ["none"]
+    if settings.dingtalk is not None:
+        platforms[platforms.index("dingtalk")] = f"dingtalk ({settings.dingtalk.mode} mode)"
     print(
         f"config OK ({where}): {len(settings.people)} people, {len(settings.ticket_types)} ticket "
         f"types, {len(settings.parts)} parts, platforms: {', '.join(platforms)}"
     )
+    for note in settings.dingtalk.notes() if settings.dingtalk is not None else []:
+        print(f"  注意 / note: {note}")
     return 0
 
 

@@ -188,6 +188,7 @@ class Services:
     relay: OutboxRelay
     inbox_writer: InboxWriter
     loops: list[Loop] = field(default_factory=list)
+    streams: dict[str, Any] = field(default_factory=dict)  # inbound connections (DingTalk Stream)
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     def wake_inbox(self) -> None:

@@ -16,6 +16,7 @@ from webhooks.bootstrap import Services
 from webhooks.keys import SERVICES
 from webhooks.receive import receive
 from webhooks.settings import Settings
+from webhooks.stream import start_dingtalk_stream
 
 
 async def setup_channels(app: web.Application, services: Services) -> None:
@@ -38,10 +39,12 @@ async def setup_channels(app: web.Application, services: Services) -> None:
             services.cache,
             session,
             clock=time.time,
-            card_callback_url=f"{base}/webhooks/dingtalk/card",
+            card_callback_url="" if settings.dingtalk.stream else f"{base}/webhooks/dingtalk/card",
         )
         services.decoders["dingtalk"] = ding
         services.platforms.setdefault("dingtalk", ding)
+        if settings.dingtalk.stream:
+            start_dingtalk_stream(services, ding)
 
 
 def _echo(challenge: UrlChallenge, raw: RawRequest) -> web.Response:
@@ -87,7 +90,8 @@ def add_channel_routes(app: web.Application, settings: Settings) -> None:
     if settings.wecom is not None:
         app.router.add_get("/webhooks/wecom", wecom_callback)
         app.router.add_post("/webhooks/wecom", wecom_callback)
-    if settings.dingtalk is not None:
+    ding = settings.dingtalk
+    if ding is not None and (not ding.stream or ding.stream_webhooks):
         for which in ("robot", "events", "card"):
             app.router.add_post(
                 f"/webhooks/dingtalk/{which}", partial(dingtalk_callback, which=which)

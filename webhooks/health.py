@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from webhooks.keys import SERVICES
+from webhooks.stream import stream_checks
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -30,7 +31,8 @@ async def readyz(request: web.Request) -> web.Response:
             checks["cache"] = "ok" if await services.cache.ping() else "unreachable"
     except Exception:
         checks["cache"] = "unreachable"
-    ready = all(v == "ok" for v in checks.values())
+    checks.update(stream_checks(services))
+    ready = all(v.startswith("ok") for v in checks.values())
     return web.json_response(
         {"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503
     )

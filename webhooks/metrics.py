@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -31,5 +31,21 @@ class Metrics:
             "chatdesk_outbox_rows_total",
             "Outbox rows handled by the relay",
             ["outcome"],
+            registry=self.registry,
+        )
+        self.stream_connected = Gauge(
+            "chatdesk_dingtalk_stream_connected",
+            "1 while the DingTalk Stream connection is open",
+            registry=self.registry,
+        )
+        self.stream_reconnects = Counter(
+            "chatdesk_dingtalk_stream_reconnects_total",
+            "DingTalk Stream connections opened after the first",
+            registry=self.registry,
+        )
+        self.stream_frames = Counter(
+            "chatdesk_dingtalk_stream_frames_total",
+            "DingTalk Stream frames by topic and outcome (stored, duplicate, rejected, failed)",
+            ["topic", "outcome"],
             registry=self.registry,
         )

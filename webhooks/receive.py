@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from bot.inbound import UrlChallenge
+from bot.inbound import CardAction, ChatMessage, UrlChallenge
 from bot.ports import InboundDecoder, InboundRejected, RawRequest
+from webhooks.bootstrap import Services
 from webhooks.keys import SERVICES
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,20 @@ def _reject(platform: str, status: int, reason: str, request: web.Request) -> we
     services.metrics.inbound.labels(platform, "rejected").inc()
     log.info("%s callback refused (%s): %s", platform, status, reason)
     return web.json_response({"error": reason}, status=status)
+
+
+async def store_inbound(
+    services: Services, platform: str, items: list[ChatMessage | CardAction]
+) -> int:
+    """The durable write every inbound item takes (HTTP callbacks and DingTalk Stream frames):
+    the inbox row is committed when this returns; duplicates are counted, not stored."""
+    new = await services.inbox_writer.store(items)
+    services.metrics.inbound.labels(platform, "stored").inc(new)
+    if len(items) > new:
+        services.metrics.inbound.labels(platform, "duplicate").inc(len(items) - new)
+    if new:
+        services.wake_inbox()
+    return new
 
 
 async def receive(
@@ -65,14 +80,9 @@ async def receive(
     if isinstance(decoded, UrlChallenge):
         return on_challenge(decoded, raw)
     try:
-        new = await services.inbox_writer.store(decoded)
+        await store_inbound(services, platform, decoded)
     except Exception:
         log.exception("%s callback could not be stored; the platform will retry", platform)
         return web.json_response({"error": "temporarily unavailable"}, status=503)
-    services.metrics.inbound.labels(platform, "stored").inc(new)
-    if len(decoded) > new:
-        services.metrics.inbound.labels(platform, "duplicate").inc(len(decoded) - new)
-    if new:
-        services.wake_inbox()
     ack, content_type = decoder.ack_body(raw)
     return web.Response(body=ack, content_type=content_type.split(";")[0])

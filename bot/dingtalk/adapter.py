@@ -126,9 +126,21 @@ class DingtalkAdapter:
             )
         except crypto.SignatureError as exc:
             raise InboundRejected(exc.reason, status=401) from exc
-        body = self._body(raw)
+        return self.robot_items(self._body(raw))
+
+    def robot_items(self, body: dict[str, Any]) -> list[ChatMessage]:
+        """A robot message body, from an HTTP callback or a Stream frame (already trusted)."""
         try:
             return parse.parse_robot_message(body)
+        except parse.ParseError as exc:
+            raise InboundRejected(str(exc)) from exc
+
+    def stream_event_items(
+        self, event_type: str, event_id: str, born_ms: Any, data: dict[str, Any]
+    ) -> list[ChatMessage]:
+        """An event from a Stream frame: type and id from its headers, the body from its data."""
+        try:
+            return [parse.parse_stream_event(event_type, event_id, born_ms, data)]
         except parse.ParseError as exc:
             raise InboundRejected(str(exc)) from exc
 
@@ -189,7 +201,10 @@ class DingtalkAdapter:
             )
         except crypto.SignatureError as exc:
             raise InboundRejected(exc.reason, status=401) from exc
-        body = self._body(raw)
+        return self.card_items(self._body(raw))
+
+    def card_items(self, body: dict[str, Any]) -> list[CardAction]:
+        """A card click body, from an HTTP callback or a Stream frame (already trusted)."""
         try:
             return [parse.parse_card_callback(body)]
         except parse.ParseError as exc:
@@ -237,6 +252,7 @@ class DingtalkAdapter:
                 template_id=self.settings.card_template_id,
                 callback_url=self._callback_url,
                 route_key=self._route_key,
+                stream=self.settings.stream,
             )
         except ValueError as exc:
             raise Permanent(str(exc), code="target") from exc

@@ -178,6 +178,10 @@ def parse_event(plaintext: bytes) -> ChatMessage | UrlChallenge:
         return UrlChallenge(platform=PLATFORM, echo="success")
     event_id = _str(data.get("EventId")) or _str(data.get("eventId"))
     key = event_id or hashlib.sha256(plaintext).hexdigest()
+    return _event_message(event_type, key, data.get("TimeStamp"), data)
+
+
+def _event_message(event_type: str, key: str, sent_ms: Any, data: dict[str, Any]) -> ChatMessage:
     user = data.get("UserId") or data.get("staffId") or data.get("userId") or ""
     if isinstance(user, list):
         user = user[0] if len(user) == 1 and isinstance(user[0], str) else ""
@@ -187,8 +191,24 @@ def parse_event(plaintext: bytes) -> ChatMessage | UrlChallenge:
         user_id=_str(user),
         kind=MessageKind.EVENT,
         event=event_type,
-        sent_at=_ms_to_s(data.get("TimeStamp")),
+        sent_at=_ms_to_s(sent_ms),
         extra={"event": data},
+    )
+
+
+def parse_stream_event(
+    event_type: str, event_id: str, born_ms: Any, data: dict[str, Any]
+) -> ChatMessage:
+    """An event that came over the Stream connection: the type and id travel in the frame's
+    headers, the body (camelCase keys) in its data (§2, §3.4). Same dedupe key as over HTTP."""
+    if not event_type:
+        raise ParseError("stream event without eventType")
+    key = (
+        event_id
+        or hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    )
+    return _event_message(
+        event_type, key, born_ms, {"EventType": event_type, "EventId": event_id, **data}
     )
 
 

@@ -171,16 +171,16 @@ def _private_params(card: Card) -> dict[str, str]:
 
 
 def _template_send(
-    card: Card, target: Target, robot_code: str, template_id: str, route_key: str
+    card: Card, target: Target, robot_code: str, template_id: str, route_key: str, stream: bool
 ) -> CardCall:
     private_user = _private_user(card, target)
-    body: dict[str, Any] = {
-        "cardTemplateId": template_id,
-        "outTrackId": card.key,
-        "callbackType": "HTTP",
-        "callbackRouteKey": route_key,
-        "cardData": {"cardParamMap": template_params(card, with_buttons=not private_user)},
-    }
+    body: dict[str, Any] = {"cardTemplateId": template_id, "outTrackId": card.key}
+    if stream:  # clicks come back over the Stream connection (topic /v1.0/card/instances/callback)
+        body["callbackType"] = "STREAM"
+    else:
+        body["callbackType"] = "HTTP"
+        body["callbackRouteKey"] = route_key
+    body["cardData"] = {"cardParamMap": template_params(card, with_buttons=not private_user)}
     if private_user and card.buttons:
         body["privateData"] = {private_user: {"cardParamMap": _private_params(card)}}
     if target.conversation_id:
@@ -219,12 +219,15 @@ def render_send(
     template_id: str = "",
     callback_url: str = "",
     route_key: str = DEFAULT_ROUTE_KEY,
+    stream: bool = False,
 ) -> CardCall:
+    """``stream``: the app runs in Stream mode, so no card names an HTTP callback; template
+    cards ask for ``callbackType: STREAM``. (The robot StandardCard API has no callback type.)"""
     if not target.conversation_id and not target.user_id:
         raise ValueError("a DingTalk card needs a user id or a conversation id")
     if template_id:
-        return _template_send(card, target, robot_code, template_id, route_key)
-    return _standard_send(card, target, robot_code, callback_url)
+        return _template_send(card, target, robot_code, template_id, route_key, stream)
+    return _standard_send(card, target, robot_code, "" if stream else callback_url)
 
 
 def render_update(card: Card, target: Target, *, mode: Mode) -> CardCall:

@@ -50,3 +50,11 @@ def test_bad_mode_and_gateway_are_named(tmp_path: Path) -> None:
     result = check(tmp_path, text)
     assert result.returncode == 1
     assert "dingtalk.mode" in result.stderr and "dingtalk.stream_gateway" in result.stderr
+
+
+def test_keeping_the_webhooks_in_stream_mode_needs_the_card_secret(tmp_path: Path) -> None:
+    result = check(
+        tmp_path, STREAM.replace("mode: stream", "mode: stream\n  stream_webhooks: true")
+    )
+    assert result.returncode == 1
+    assert "card_callback_secret" in result.stderr

@@ -82,7 +82,7 @@ def test_a_stream_event_has_the_http_dedupe_key() -> None:
 
 
 def test_settings_default_to_http_and_check_the_gateway() -> None:
-    base = {"app_key": "k", "app_secret": "s"}
+    base = {"app_key": "k", "app_secret": "s", "card_callback_secret": "c"}
     assert DingtalkSettings(**base).mode == "http"
     s = DingtalkSettings(**base, mode="stream", stream_gateway="http://127.0.0.1:9/")
     assert s.stream and s.stream_gateway == "http://127.0.0.1:9"

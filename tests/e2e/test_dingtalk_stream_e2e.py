@@ -157,11 +157,17 @@ async def test_a_dropped_connection_comes_back_and_nothing_is_lost_or_doubled(ri
     users = [f"kehu2{i}" for i in range(6)]
     first = [await rig.gateway.push_robot(robot_message(u, "帮助")) for u in users[:2]]
     await eventually(lambda: done(*first))
+    rig.gateway.refuse_opens = 10_000  # keep the client out for a while after the break
     # the line breaks just as the third frame's ack goes out: stored, never acknowledged
     cut = await rig.gateway.push_robot(robot_message(users[2], "帮助"), drop_on_ack=True)
-    await eventually(lambda: not rig.gateway.conns)
+    await eventually(lambda: cut.acks)
+    assert not rig.gateway.conns
     # frames that come while nobody is connected wait for the next connection
     later = [await rig.gateway.push_robot(robot_message(u, "帮助")) for u in users[3:]]
+    tried = rig.gateway.open_attempts
+    await eventually(lambda: rig.gateway.open_attempts >= tried + 3)  # it keeps trying
+    assert all(not p.deliveries for p in later)
+    rig.gateway.refuse_opens = 0
     await eventually(lambda: done(cut, *later), timeout=15)
     assert len(cut.deliveries) == 2  # the gateway delivered it again on the new connection
     assert rig.gateway.connections_made == 2

@@ -77,6 +77,7 @@ class FakeStreamGateway:
     connections_made: int = 0
     pongs: list[dict[str, Any]] = field(default_factory=list)
     refuse_opens: int = 0  # answer the next N open requests with HTTP 503
+    open_attempts: int = 0
     _tickets: dict[str, tuple[set[str], float]] = field(default_factory=dict)
     _by_message: dict[str, Push] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -297,6 +298,7 @@ class FakeStreamGateway:
     # --- HTTP ---------------------------------------------------------------------------------
 
     async def _open(self, request: web.Request) -> web.Response:
+        self.open_attempts += 1
         if self.refuse_opens:
             self.refuse_opens -= 1
             return web.json_response({"code": "system.busy", "message": "busy"}, status=503)

@@ -16,7 +16,7 @@ _PART = re.compile(r"^(.+?)\s*(?:[*xX×＊]\s*(\d{1,4}))?$")
 @dataclass(frozen=True)
 class Parsed:
     name: str  # new, my, show, accept, decline, transfer, note, reply, parts, done, confirm,
-    #            reopen, rate, kb, summary, help, cancel, yes, no
+    #            reopen, rate, arrive, kb, summary, help, cancel, yes, no
     ticket_id: int | None = None
     text: str = ""
     lines: tuple[tuple[str, int], ...] = ()
@@ -53,10 +53,11 @@ _WITH_REF: list[tuple[str, re.Pattern[str]]] = [
     ("confirm", _rx(rf"^(?:确认完成|确认|/confirm)\s*{_REF}()$")),
     ("reopen", _rx(rf"^(?:未解决|/reopen)\s*{_REF}\s*(.*)$")),
     ("rate", _rx(rf"^(?:评价|/rate)\s*{_REF}\s*(.*)$")),
+    ("arrive", _rx(rf"^(?:到场|到达|/arrive)\s*{_REF}()$")),
 ]
 # the same verbs without a ticket reference: the bot says how to write them
 _VERBS = _rx(r"^(查看|/show|接单|/accept|拒单|/decline|转派|/transfer|备注|/note|回复|/reply|"
-             r"申请备件|/parts|完工|/done|确认|/confirm|未解决|/reopen|评价|/rate)(\s|$)")  # fmt: skip
+             r"申请备件|/parts|完工|/done|确认|/confirm|未解决|/reopen|评价|/rate|到场|/arrive)(\s|$)")  # fmt: skip
 
 
 def parse_parts(text: str) -> tuple[tuple[tuple[str, int], ...], list[str]]:

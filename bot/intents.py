@@ -24,6 +24,7 @@ from core.tickets.commands import (
     AcceptTicket,
     AddCustomerMessage,
     AddNote,
+    ArriveOnSite,
     CompleteTicket,
     ConfirmResolution,
     DeclineTicket,
@@ -96,6 +97,8 @@ def _command(p: Parsed, msg: ChatMessage, actor: Actor, situation: Situation) ->
             return Decision(
                 commands=[RateTicket(actor=actor, ticket_id=t, score=p.score, comment=p.text)]
             )
+        case "arrive":
+            return Decision(commands=[ArriveOnSite(actor=actor, ticket_id=t)])
         case "summary":
             if p.errors:
                 return Decision(replies=[texts.SUMMARY_USAGE])
@@ -152,6 +155,12 @@ def decide(
         if msg.kind is MessageKind.EVENT and msg.event in ("enter_agent", "subscribe"):
             return Decision(replies=[help_text(actor)])
         return Decision()
+    if msg.kind is MessageKind.LOCATION and msg.location and actor.has("engineer"):
+        loc = msg.location  # an engineer sharing where they are: 到场 for their job in progress
+        arrive = ArriveOnSite(
+            actor=actor, latitude=loc.latitude, longitude=loc.longitude, label=loc.label
+        )
+        return Decision(commands=[arrive], dialog=KEEP)
     state = situation.dialog or {}
     kind = state.get("kind", "")
     photos = [m.media_id for m in msg.media if m.kind == "image"]

@@ -111,6 +111,7 @@ tickets = Table(
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
     Column("first_response_at", TS),
+    Column("arrived_at", TS),
     Column("resolved_at", TS),
     Column("closed_at", TS),
     Column("response_due_at", TS),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from core.bus import CommandHandler, EventHandler
 from core.parts import handlers as parts
 from core.reports import handlers as reports
-from core.tickets import assignment, completion, conversation, dispatch, handlers
+from core.tickets import arrival, assignment, completion, conversation, dispatch, handlers
 
-MODULES = (handlers, assignment, dispatch, conversation, completion, parts, reports)
+MODULES = (handlers, assignment, dispatch, conversation, completion, arrival, parts, reports)
 
 COMMAND_HANDLERS: dict[type, CommandHandler] = {}
 EVENT_HANDLERS: dict[type, list[EventHandler]] = {}

@@ -55,6 +55,7 @@ class SlaOut(BaseModel):
     response_due_at: str | None
     resolve_due_at: str | None
     first_response_at: str | None
+    arrived_at: str | None = None
     resolved_at: str | None
     response_met: bool | None
     resolve_met: bool | None

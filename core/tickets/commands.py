@@ -127,3 +127,16 @@ class ScanAssignments(Command):
 @dataclass(frozen=True, kw_only=True)
 class ScanAutoClose(Command):
     """Scheduler: close resolved tickets the customer did not answer in time."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArriveOnSite(Command):
+    """到场: the assigned engineer checks in on site (typed, or by sharing a location).
+
+    Without ``ticket_id`` (a shared location) it is the engineer's one ticket in progress.
+    """
+
+    ticket_id: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    label: str = ""

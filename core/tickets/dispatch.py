@@ -184,7 +184,7 @@ async def transfer_ticket(cmd: TransferTicket, ctx: Context) -> Ticket:
     )
     ticket.assignee_id = target.id
     ticket.move_to(Status.ASSIGNED, actor=actor, at=now, assignee=target.id, transfer=True)
-    ticket.mark_first_response(now)
+    # a transfer is no first response: the new engineer's 接单 is
     await ctx.uow.tickets.save(ticket)
     ticket.events.append(
         TicketAssigned(ticket_id=ticket.id, assignee_id=target.id, previous_assignee_id=previous)

@@ -80,3 +80,12 @@ class TicketRated(Event):
     ticket_id: int
     score: int
     comment: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineerArrived(Event):
+    """到场: the first check-in on site meets the arrival target (later ones are visits)."""
+
+    ticket_id: int
+    engineer_id: str
+    first: bool

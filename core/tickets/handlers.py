@@ -160,8 +160,8 @@ async def change_status(cmd: ChangeStatus, ctx: Context) -> Ticket:
         raise Forbidden(f"抱歉，只有客服、经理或负责的工程师可以修改工单 {ticket.ref} 的状态。")
     now = ctx.clock.now()
     previous = ticket.move_to(target, actor=cmd.actor, at=now, note=cmd.note)
-    if cmd.actor.person_id != ticket.requester_id:
-        ticket.mark_first_response(now)
+    if target in (Status.ACCEPTED, Status.RESOLVED) and cmd.actor.person_id != ticket.requester_id:
+        ticket.mark_first_response(now)  # work taken up or done; a mere move is no response
     await ctx.uow.tickets.save(ticket)
     ticket.events.append(
         TicketStatusChanged(ticket_id=ticket.id, previous=previous.value, current=target.value)
@@ -183,7 +183,7 @@ async def assign_ticket(cmd: AssignTicket, ctx: Context) -> Ticket:
     previous_assignee = ticket.assignee_id
     ticket.assignee_id = assignee.id
     ticket.move_to(Status.ASSIGNED, actor=cmd.actor, at=now, assignee=assignee.id, note=cmd.note)
-    ticket.mark_first_response(now)
+    # not a first response: the customer hears nothing until the engineer accepts
     await ctx.uow.tickets.save(ticket)
     ticket.events.append(
         TicketAssigned(

@@ -55,6 +55,7 @@ class Ticket:
     created_at: datetime
     updated_at: datetime
     first_response_at: datetime | None = None
+    arrived_at: datetime | None = None  # the engineer's first check-in on site (到场)
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     response_due_at: datetime | None = None
@@ -106,3 +107,7 @@ class Ticket:
     def mark_first_response(self, at: datetime) -> None:
         if self.first_response_at is None:
             self.first_response_at = at
+
+    def mark_arrived(self, at: datetime) -> None:
+        if self.arrived_at is None:
+            self.arrived_at = at

@@ -15,7 +15,7 @@ from core.tickets.workflow import Status
 
 _COLUMNS = (
     "id type title description priority status requester_id assignee_id fields channel "
-    "created_at updated_at first_response_at resolved_at closed_at response_due_at "
+    "created_at updated_at first_response_at arrived_at resolved_at closed_at response_due_at "
     "resolve_due_at rating rating_comment parts_cost decline_count asset_id"
 ).split()
 

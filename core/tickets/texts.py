@@ -28,3 +28,15 @@ def requester_only(ref: str) -> str:
 
 NO_TICKET = "没有找到工单 {ref}，请检查编号。"
 STAFF_ONLY = "抱歉，只有服务人员可以{action}。"
+
+# --- 到场 (arrival on site) ------------------------------------------------------------------
+ARRIVE_ENGINEERS_ONLY = "抱歉，只有负责的工程师可以登记到场（工单 {ref}）。"
+ARRIVE_NOT_YOURS = "工单 {ref} 没有派给您，无法登记到场。"
+ARRIVE_ACCEPT_FIRST = "请先接单，再登记到场：接单 {ref}"
+ARRIVE_CANNOT = "工单 {ref} 当前状态为{status}，无法登记到场。"
+ARRIVE_NONE = "已收到您的位置。您目前没有处理中的工单，无需登记到场。"
+ARRIVE_WHICH = "您有多个处理中的工单（{refs}），请发送“到场 #工单号”登记到场。"
+ARRIVED_OK = "已登记工单 {ref} 到场（{at}）{place}。"
+ARRIVED_AGAIN = "已登记工单 {ref} 再次到场（{at}）{place}；首次到场为 {first}。"
+ARRIVED_PLACE = "，位置：{label}"
+CUSTOMER_ARRIVED = "工程师 {name} 已到达现场，开始处理您的工单 {ref}。"

@@ -41,6 +41,7 @@ def sla_view(ticket: Ticket, now: datetime) -> dict[str, Any]:
         "response_due_at": iso(ticket.response_due_at),
         "resolve_due_at": iso(ticket.resolve_due_at),
         "first_response_at": iso(ticket.first_response_at),
+        "arrived_at": iso(ticket.arrived_at),
         "resolved_at": iso(ticket.resolved_at),
         "response_met": response_met,
         "resolve_met": resolve_met,

@@ -21,6 +21,7 @@ from bot.grammar import parse, parse_parts
         ("确认 #9", "confirm", 9), ("确认完成 #9", "confirm", 9), ("/confirm #9", "confirm", 9),
         ("未解决 #10 还在漏", "reopen", 10), ("/reopen #10 still", "reopen", 10),
         ("评价 #11 5 很好", "rate", 11), ("/rate #11 4", "rate", 11),
+        ("到场 #12", "arrive", 12), ("/arrive #12", "arrive", 12), ("到场#12", "arrive", 12),
     ],
 )  # fmt: skip
 def test_commands_with_a_ticket(text: str, name: str, ticket: int) -> None:
@@ -84,3 +85,8 @@ def test_rating_needs_a_score_from_one_to_five() -> None:
     assert parse("评价 #1 5分 很满意").text == "很满意"  # type: ignore[union-attr]
     bad = parse("评价 #1 9")
     assert bad is not None and bad.score is None and bad.errors
+
+
+def test_arrive_without_a_ticket_asks_for_one() -> None:
+    parsed = parse("到场")
+    assert parsed is not None and parsed.name == "usage" and parsed.text == "到场"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import texts
-from bot.inbound import CardAction, ChatMessage, Media, MessageKind
+from bot.inbound import CardAction, ChatMessage, Location, Media, MessageKind
 from bot.intents import KEEP, OpenFact, Query, Situation, decide
 from cards.actions import ActionKind, ActionRef, BadAction, Signer
 from core.messages import Actor, Channel
@@ -16,6 +16,7 @@ from core.settings import AssetConfig, DeskConfig
 from core.tickets.commands import (
     AcceptTicket,
     AddCustomerMessage,
+    ArriveOnSite,
     CompleteTicket,
     DeclineTicket,
     OpenTicket,
@@ -219,3 +220,29 @@ def test_a_report_made_in_a_group_is_answered_in_that_group() -> None:
     assert cmd.reply_conversation_id == "cidGroup1"
     (single,) = run(text("报修 A-1024 漏油")).commands
     assert single.reply_conversation_id == ""
+
+
+def location(label: str = "上海市黄浦区人民大道") -> ChatMessage:
+    loc = Location(latitude=31.2304, longitude=121.4737, label=label, scale=15)
+    return ChatMessage(
+        platform="wecom", dedupe_key="k", user_id="u1", kind=MessageKind.LOCATION, location=loc
+    )
+
+
+def test_arrive_and_an_engineers_location_check_in() -> None:
+    [typed] = run(text("到场 #12"), actor=ENGINEER).commands
+    assert isinstance(typed, ArriveOnSite) and typed.ticket_id == 12 and typed.latitude is None
+    decision = run(location(), actor=ENGINEER, dialog={"kind": "photos", "photos": ["p1"]})
+    [shared] = decision.commands
+    assert isinstance(shared, ArriveOnSite) and shared.ticket_id is None
+    assert (shared.latitude, shared.longitude, shared.label) == (
+        31.2304,
+        121.4737,
+        "上海市黄浦区人民大道",
+    )
+    assert decision.dialog is KEEP  # held photos stay held
+
+
+def test_a_customers_location_is_no_check_in() -> None:
+    decision = run(location(), actor=CUSTOMER)
+    assert not any(isinstance(c, ArriveOnSite) for c in decision.commands)

@@ -23,6 +23,7 @@ from cards.registry import build
 from core import db, outbox
 from core.cache import Cache
 from core.clock import Clock
+from core.people.ids import valid_user_id
 from core.queue import backoff, insert_ignoring_duplicates
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,9 @@ class OutboxRelay:
             conversation_id=head["conversation_id"],
         )
         kind = head["kind"]
+        if target.user_id and not valid_user_id(target.platform, target.user_id):
+            # a list (a|b|c) or a wildcard (@all) would reach many people: never send it
+            raise Permanent(f"not one {target.platform} user id: {target.user_id[:80]!r}")
         if kind == "fetch_media":
             await self._fetch_media(platform, head)
             return None

@@ -12,7 +12,17 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from core.people.ids import check_user_id
 
 
 class Strict(BaseModel):
@@ -38,6 +48,11 @@ class PersonConfig(Strict):
     phone: str = ""
     wecom_userid: str = ""
     dingtalk_userid: str = ""
+
+    @field_validator("wecom_userid", "dingtalk_userid")
+    @classmethod
+    def _one_person(cls, value: str, info: ValidationInfo) -> str:
+        return check_user_id(str(info.field_name).split("_")[0], value) if value else value
 
 
 _SPAN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.inbound import CardAction, ChatMessage, UrlChallenge
 from bot.ports import InboundDecoder, InboundRejected, RawRequest
+from core.people.ids import valid_user_id
 from webhooks.bootstrap import Services
 from webhooks.keys import SERVICES
 
@@ -38,12 +39,22 @@ def _reject(platform: str, status: int, reason: str, request: web.Request) -> we
     return web.json_response({"error": reason}, status=status)
 
 
+def one_person(item: ChatMessage | CardAction) -> bool:
+    return not item.user_id or valid_user_id(item.platform, item.user_id)
+
+
 async def store_inbound(
     services: Services, platform: str, items: list[ChatMessage | CardAction]
 ) -> int:
     """The durable write every inbound item takes (HTTP callbacks and DingTalk Stream frames):
-    the inbox row is committed when this returns; duplicates are counted, not stored."""
-    new = await services.inbox_writer.store(items)
+    the inbox row is committed when this returns; duplicates are counted, not stored. An item
+    whose sender is not one person's id (``@all``, ``a|b``) is never stored."""
+    bad = [i for i in items if not one_person(i)]
+    if bad:
+        log.warning("%s: %d item(s) with an invalid user id dropped", platform, len(bad))
+        services.metrics.inbound.labels(platform, "rejected").inc(len(bad))
+        items = [i for i in items if one_person(i)]
+    new = await services.inbox_writer.store(items) if items else 0
     services.metrics.inbound.labels(platform, "stored").inc(new)
     if len(items) > new:
         services.metrics.inbound.labels(platform, "duplicate").inc(len(items) - new)
@@ -79,6 +90,8 @@ async def receive(
         return _reject(platform, exc.status, exc.reason, request)
     if isinstance(decoded, UrlChallenge):
         return on_challenge(decoded, raw)
+    if not all(one_person(i) for i in decoded):  # signed, yet not one person's id
+        return _reject(platform, 400, "invalid user id", request)
     try:
         await store_inbound(services, platform, decoded)
     except Exception:

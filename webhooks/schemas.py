@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from core.people.ids import check_user_id
 
 
 class In(BaseModel):
@@ -15,6 +17,13 @@ class RequesterIn(In):
     platform: Literal["wecom", "dingtalk", "api"]
     user_id: str = Field(min_length=1, max_length=128)
     name: str = Field(default="", max_length=100)
+
+    @field_validator("user_id")
+    @classmethod
+    def _one_person(cls, value: str, info: ValidationInfo) -> str:
+        # never a list (a|b) or a wildcard (@all): WeCom would message the whole company
+        platform = info.data.get("platform")
+        return check_user_id(platform, value) if platform else value
 
 
 class TicketCreate(In):

@@ -142,6 +142,53 @@ async def test_short_or_odd_api_tokens_are_refused_at_start(make_settings, token
     assert "32" in exc.value.problems[0] and "secrets.token_urlsafe" in exc.value.problems[0]
 
 
+@pytest.mark.parametrize(
+    ("platform", "user_id"),
+    [
+        ("wecom", "@all"),
+        ("wecom", "a|b|c"),
+        ("wecom", "zhangwei|lisi"),
+        ("wecom", "_x"),
+        ("wecom", "x" * 65),
+        ("dingtalk", "@all"),
+        ("dingtalk", "0123|4567"),
+        ("api", "a|b"),
+        ("api", "two words"),
+    ],
+)
+async def test_a_requester_is_one_person_never_a_list_or_wildcard(
+    client: TestClient, auth: dict, platform: str, user_id: str
+) -> None:
+    before = await (await client.get("/api/v1/tickets", headers=auth)).json()
+    body = {
+        "title": "咨询",
+        "type": "consult",
+        "requester": {"platform": platform, "user_id": user_id},
+    }
+    r = await client.post("/api/v1/tickets", json=body, headers=auth)
+    assert r.status == 422
+    assert [e["field"] for e in (await r.json())["errors"]] == ["requester.user_id"]
+    listing = await (await client.get("/api/v1/tickets", headers=auth)).json()
+    assert listing["total"] == before["total"]
+
+
+async def test_platform_user_ids_in_their_own_shapes_are_accepted(
+    client: TestClient, auth: dict
+) -> None:
+    for platform, user_id in (
+        ("wecom", "ZhangWei.01@corp"),
+        ("dingtalk", "0123456789"),
+        ("dingtalk", "$:LWCP_v1:$AbC+/1=="),
+    ):
+        body = {
+            "title": "怎么换滤芯",
+            "type": "consult",
+            "requester": {"platform": platform, "user_id": user_id},
+        }
+        r = await client.post("/api/v1/tickets", json=body, headers=auth)
+        assert r.status == 201, await r.text()
+
+
 async def test_unknown_ticket_is_404(client: TestClient, auth: dict) -> None:
     for path in ("/api/v1/tickets/999", "/api/v1/tickets/abc"):
         r = await client.get(path, headers=auth)

@@ -317,3 +317,10 @@ async def test_group_message_at_the_robot_is_answered_in_the_group(
     assert (
         await inbox_count(client.app, "dingtalk") == 1
     )  # a group message not @-ing the robot is ignored
+
+
+async def test_a_signed_robot_message_from_no_single_person_is_refused(client: TestClient) -> None:
+    payload = {**robot_text("kehu", "帮助", "msgBad1"), "senderStaffId": "@all"}
+    r = await post_robot(client, payload)
+    assert r.status == 400
+    assert await inbox_count(client.app) == 0

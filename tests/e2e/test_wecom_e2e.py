@@ -275,3 +275,13 @@ async def test_bad_input_is_a_4xx_and_stores_nothing(client: TestClient, case: s
     assert 400 <= r.status < 500, (case, r.status)
     assert "Traceback" not in await r.text()
     assert await inbox_count(client.app) == 0
+
+
+@pytest.mark.parametrize("user", ["@all", "zhangwei|lisi", "_x", "zhang wei"])
+async def test_a_signed_callback_from_no_single_person_is_refused(
+    client: TestClient, fake: FakeWecom, user: str
+) -> None:
+    r = await post(client, text_xml(user, "帮助", f"m-{abs(hash(user))}"))
+    assert r.status == 400 and "Traceback" not in await r.text()
+    await asyncio.sleep(0.2)
+    assert await inbox_count(client.app) == 0 and fake.sent == []

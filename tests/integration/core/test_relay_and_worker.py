@@ -253,6 +253,26 @@ async def test_unconfigured_platform_is_dead_lettered(
     assert row["status"] == DEAD and "feishu" in row["error"]
 
 
+@pytest.mark.parametrize(
+    ("user", "platform"),
+    [("@all", "wecom"), ("a|b|c", "wecom"), ("zhang wei", "wecom"), ("@all", "dingtalk")],
+)
+async def test_a_list_or_wildcard_is_never_sent(
+    engine: AsyncEngine,
+    relay: OutboxRelay,
+    wecom: ReceiptPlatform,
+    dingtalk: ReceiptPlatform,
+    user: str,
+    platform: str,
+) -> None:
+    """Whatever stored it, an id that is not one person's is dead-lettered, never sent."""
+    await queue(engine, text(user, "通知", platform=platform), text("u2", "fine"))
+    assert await relay.run_once() == 2
+    rows = await outbox_rows(engine)
+    assert rows[0]["status"] == DEAD and "user id" in rows[0]["error"]
+    assert dingtalk.sent == [] and wecom.sent == [("text", to("u2"), "fine")]
+
+
 async def test_unexpected_error_is_retried_and_does_not_stop_the_batch(
     engine: AsyncEngine, relay: OutboxRelay, wecom: ReceiptPlatform
 ) -> None:

@@ -414,3 +414,13 @@ def test_check_config_refuses_a_short_api_token_and_says_how_to_make_one(tmp_pat
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "api_tokens.0" in result.stderr and "32" in result.stderr
     assert "secrets.token_urlsafe" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("wecom_userid", "@all"), ("wecom_userid", "a|b"), ("dingtalk_userid", "@all")],
+)
+def test_a_person_s_platform_id_is_one_person(tmp_path: Path, key: str, value: str) -> None:
+    body = GOOD.replace("wecom_userid: zhangwei", f'{key}: "{value}"')
+    problems = problems_of(write(tmp_path, body))
+    assert [p.split(":")[0] for p in problems] == [f"people.0.{key}"]

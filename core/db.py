@@ -244,6 +244,27 @@ kb_articles = Table(
     Column("tags", JSON, nullable=False),
     Column("product", String(100), nullable=False, default=""),
     Column("updated_at", TS, nullable=False),
+    Column("status", String(16), nullable=False, default="published", index=True),
+    Column("author", String(64), nullable=False, default=""),
+    Column("views", Integer, nullable=False, default=0),
+    Column("helpful", Integer, nullable=False, default=0),
+    Column("unhelpful", Integer, nullable=False, default=0),
+    Column("source_ticket_id", BigInteger),  # drafted from this ticket (存为知识)
+    Column("created_at", TS),
+)
+
+kb_events = Table(  # searches, views, votes, suggestions and deflections, for the reports
+    "kb_events",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # search view helpful unhelpful suggest ...
+    Column("article_id", String(64)),
+    Column("query", Text, nullable=False, default=""),
+    Column("person_id", String(64), nullable=False, default=""),
+    Column("channel", String(16), nullable=False, default=""),
+    Column("hits", Integer, nullable=False, default=0),
+    Column("at", TS, nullable=False),
+    Index("ix_kb_events_kind_at", "kind", "at"),
 )
 
 sla_marks = Table(

@@ -177,6 +177,28 @@ class ReportsConfig(Strict):
     top_engineers: int = Field(default=3, ge=1, le=10)
 
 
+class KbConfig(Strict):
+    """Knowledge search (core/kb/): dictionary, synonyms, cut-off."""
+
+    words: list[str] = []  # extra dictionary words for jieba (part and product names are in)
+    products: list[str] = []  # product names: context in a query, not a symptom
+    models: list[str] = []  # model names (HX-2000): like products
+    alarm_codes: list[str] = []  # codes that are always symptoms (E05, AL-21)
+    synonyms: list[list[str]] = Field(default_factory=list)  # each group: one meaning
+    synonyms_mode: Literal["extend", "replace"] = "extend"  # add to or replace the defaults
+    min_coverage: float = Field(default=0.32, ge=0, le=1)  # share of the query's evidence
+    suggest_at_intake: bool = True  # show matching articles before a ticket is created
+
+    @field_validator("synonyms")
+    @classmethod
+    def _groups(cls, value: list[list[str]]) -> list[list[str]]:
+        for i, group in enumerate(value):
+            short = [m for m in group if len(m.strip()) < 2]
+            if len(group) < 2 or short:
+                raise ValueError(f"synonyms[{i}]: 每组至少两个词，每个词至少两个字")
+        return value
+
+
 def default_ticket_types() -> list[TicketTypeConfig]:
     """Sensible defaults for an equipment-service company."""
     return [
@@ -233,6 +255,7 @@ class DeskConfig(Strict):
     assignment: AssignmentConfig = AssignmentConfig()
     completion: CompletionConfig = CompletionConfig()
     reports: ReportsConfig = ReportsConfig()
+    kb: KbConfig = KbConfig()
 
     @model_validator(mode="after")
     def _references(self) -> DeskConfig:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core import db, outbox
 from core.assets.repository import SqlAssetRepository
+from core.kb.repository import SqlKbRepository
 from core.messages import Event, Outbound
 from core.parts.repository import SqlPartsRepository
 from core.people.directory import SqlPeopleRepository
@@ -23,6 +24,7 @@ class UnitOfWork(Protocol):
     dispatch: Any  # offers, engineers' load (core/tickets/offers.py)
     parts: Any
     assets: Any  # the asset registry (core/assets/)
+    kb: Any
 
     async def __aenter__(self) -> Self: ...
 
@@ -57,6 +59,7 @@ class SqlUnitOfWork:
         self.dispatch = SqlDispatchRepository(self.conn)
         self.parts = SqlPartsRepository(self.conn)
         self.assets = SqlAssetRepository(self.conn)
+        self.kb = SqlKbRepository(self.conn)
         self._committed = False
         return self
 

@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     from webhooks import cli_assets
 
     cli_assets.add_parser(sub, common, lambda f: lambda args: f(args, _settings(args)))
+    from webhooks.kb_cli import add_parsers as add_kb_parsers
+
+    add_kb_parsers(sub, common, _settings)
     return parser
 
 

@@ -1,0 +1,177 @@
+"""An in-memory BM25F index over analysed articles, the same on SQLite and PostgreSQL.
+
+Fields are weighted (title and tags count more than the body) before BM25 saturation. The
+score of a query is the sum, over its distinct features, of the feature kind's weight times the
+feature's BM25 contribution in the article. A best match is accepted only when it carries
+enough of the query's evidence (see `Cutoff`): a query whose informative words the best
+article does not contain gets no answer rather than noise.
+
+Postings are numpy arrays (article positions ascending, BM25 values), so a query over 10,000
+articles adds a few dozen arrays instead of looping in Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.kb.analyzer import KIND_WEIGHTS, Analyzer, Term
+
+FIELD_WEIGHTS = {"title": 3.0, "tags": 2.5, "product": 1.5, "body": 1.0}
+K1 = 1.2
+B = 0.6
+
+
+@dataclass(frozen=True, kw_only=True)
+class Doc:
+    id: str
+    title: str
+    body: str
+    tags: tuple[str, ...] = ()
+    product: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hit:
+    id: str
+    title: str
+    score: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cutoff:
+    """When the best match is good enough to show.
+
+    `coverage` is the share of what the person said (idf- and informativeness-weighted words
+    and codes; product and model names only when the query has nothing else) that the best
+    article contains; `relative` drops later hits far below the best one.
+    """
+
+    coverage: float = 0.32
+    relative: float = 0.5
+
+
+def weighted_features(analyzer: Analyzer, doc: Doc) -> tuple[Counter[str], float]:
+    """Field-weighted feature counts of one article, and its weighted length."""
+    tf: Counter[str] = Counter()
+    length = 0.0
+    for name, text in (
+        ("title", doc.title),
+        ("tags", " ".join(doc.tags)),
+        ("product", doc.product),
+        ("body", doc.body),
+    ):
+        weight = FIELD_WEIGHTS[name]
+        for feature, n in analyzer.analyze(text).features.items():
+            tf[feature] += weight * n
+            length += weight * n
+    return tf, length
+
+
+class KbIndex:
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        docs: Iterable[Doc],
+        *,
+        cutoff: Cutoff | None = None,
+        vectors: Iterable[tuple[Counter[str], float]] | None = None,
+    ) -> None:
+        self.analyzer = analyzer
+        self.cutoff = cutoff or Cutoff()
+        self.docs: list[Doc] = list(docs)
+        self.n = len(self.docs)
+        if vectors is None:
+            vectors = (weighted_features(analyzer, d) for d in self.docs)
+        rows: dict[str, tuple[list[int], list[float]]] = {}
+        lengths = np.zeros(self.n, dtype=np.float64)
+        for i, (tf, length) in enumerate(vectors):
+            lengths[i] = length
+            for feature, x in tf.items():
+                row = rows.get(feature)
+                if row is None:
+                    rows[feature] = row = ([], [])
+                row[0].append(i)
+                row[1].append(x)
+        norm = K1 * (1 - B + B * lengths / (lengths.mean() if self.n else 1.0))
+        self.idf: dict[str, float] = {}
+        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for feature, (ids, xs) in rows.items():
+            idx = np.asarray(ids, dtype=np.int32)
+            x = np.asarray(xs, dtype=np.float64)
+            idf = self._idf(len(ids))
+            self.idf[feature] = idf
+            self.postings[feature] = (
+                idx,
+                (idf * x * (K1 + 1) / (x + norm[idx])).astype(np.float32),
+            )
+
+    def _idf(self, df: int) -> float:
+        return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+
+    def scores(self, query: str) -> np.ndarray:
+        total = np.zeros(self.n, dtype=np.float32)
+        for feature in self.analyzer.analyze(query).features:
+            posting = self.postings.get(feature)
+            if posting is not None:
+                total[posting[0]] += np.float32(KIND_WEIGHTS[feature[0]]) * posting[1]
+        return total
+
+    def search(self, query: str, *, limit: int = 5, cutoff: Cutoff | None = None) -> list[Hit]:
+        cutoff = cutoff or self.cutoff
+        if not self.n or limit < 1:
+            return []
+        total = self.scores(query)
+        k = min(self.n, limit + 8)  # a few more, so that ties are broken by id, not by position
+        top = np.argpartition(-total, k - 1)[:k] if k < self.n else np.arange(self.n)
+        ranked = sorted(
+            ((float(total[i]), int(i)) for i in top if total[i] > 0),
+            key=lambda si: (-round(si[0], 4), self.docs[si[1]].id),
+        )
+        if not ranked:
+            return []
+        best, best_i = ranked[0]
+        if self.evidence(query, best_i)["coverage"] < cutoff.coverage:
+            return []
+        hits = []
+        for score, i in ranked[:limit]:
+            if score < best * cutoff.relative:
+                break
+            hits.append(Hit(id=self.docs[i].id, title=self.docs[i].title, score=round(score, 4)))
+        return hits
+
+    def _has(self, feature: str, doc_index: int) -> bool:
+        posting = self.postings.get(feature)
+        if posting is None:
+            return False
+        ids = posting[0]
+        at = int(np.searchsorted(ids, doc_index))
+        return at < len(ids) and int(ids[at]) == doc_index
+
+    def _matched(self, term: Term, doc_index: int) -> float:
+        if any(self._has(a, doc_index) for a in term.alts):
+            return 1.0
+        best = 0.0
+        if term.parts:
+            best = sum(self._has(p, doc_index) for p in term.parts) / len(term.parts)
+        if term.sounds:
+            share = sum(self._has(p, doc_index) for p in term.sounds) / len(term.sounds)
+            best = max(best, 0.5 * share)
+        return best
+
+    def evidence(self, query: str, doc_index: int) -> dict[str, float]:
+        """How much of what the query says the article contains (what the cut-off looks at)."""
+        terms = self.analyzer.terms(query)
+        max_idf = self._idf(0)
+        evidence = [t for t in terms if not t.entity] or terms
+        total = matched = 0.0
+        for term in evidence:
+            idf = max((self.idf.get(a, 0.0) for a in term.alts), default=0.0) or max_idf
+            weight = idf * term.generality * (2.0 if term.key[0] == "c" else 1.0)
+            total += weight
+            matched += weight * self._matched(term, doc_index)
+        return {"coverage": matched / total if total else 0.0, "matched": matched}

@@ -1,0 +1,111 @@
+"""Ranking and the cut-off, on the 80 fixture articles and their development queries."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from core.kb.engine import build_index
+from core.kb.index import Doc, KbIndex
+from core.settings import KbConfig
+from tests.fakes import kb_data
+
+
+@pytest.fixture(scope="module")
+def index() -> KbIndex:
+    return build_index(kb_data.docs(), KbConfig())
+
+
+def test_development_set_quality_meets_the_targets_together(index: KbIndex) -> None:
+    rr, recall, no_answer, empties = [], [], 0, 0
+    for q in kb_data.queries():
+        ids = [h.id for h in index.search(q["q"], limit=5)]
+        relevant = set(q["relevant"])
+        if not relevant:
+            empties += 1
+            no_answer += not ids
+            continue
+        rank = next((i + 1 for i, d in enumerate(ids) if d in relevant), None)
+        rr.append(1 / rank if rank else 0.0)
+        recall.append(len(relevant & set(ids[:3])) / len(relevant))
+    assert sum(rr) / len(rr) >= 0.95
+    assert sum(recall) / len(recall) >= 0.97
+    assert no_answer / empties >= 0.85
+
+
+@pytest.mark.parametrize(
+    ("query", "best"),
+    [
+        ("AL-21", "KB-013"),
+        ("al21", "KB-013"),
+        ("e5 报警", "KB-001"),
+        ("ALM2010", "KB-024"),
+        ("错误0x00000709", "KB-060"),
+        ("Outlook 反复要密码", "KB-068"),
+        ("电脑开不了机", "KB-079"),
+        ("冷水机渗水", "KB-038"),
+        ("wifi 上不了网", "KB-062"),
+    ],
+)
+def test_codes_synonyms_and_mixed_queries_find_the_article(
+    index: KbIndex, query: str, best: str
+) -> None:
+    hits = index.search(query, limit=3)
+    assert hits and hits[0].id == best
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "公司食堂周末开不开",
+        "新的HX-2000注塑机报价多少",
+        "报销单在哪里填",
+        "厕所水龙头坏了",
+        "zzzz",
+        "的了吗",
+    ],
+)
+def test_a_weak_best_match_returns_nothing(index: KbIndex, query: str) -> None:
+    assert index.search(query) == []
+
+
+def test_scores_are_descending_and_limited(index: KbIndex) -> None:
+    hits = index.search("空压机 漏油 异响", limit=2)
+    assert 1 <= len(hits) <= 2
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_ranking_does_not_depend_on_the_order_articles_were_loaded() -> None:
+    docs = kb_data.docs()
+    shuffled = docs[:]
+    random.Random(3).shuffle(shuffled)
+    a = build_index(sorted(docs, key=lambda d: d.id), KbConfig())
+    b = build_index(sorted(shuffled, key=lambda d: d.id), KbConfig())
+    for q in kb_data.queries()[:30]:
+        assert a.search(q["q"]) == b.search(q["q"])
+
+
+def test_title_and_tags_count_more_than_the_body() -> None:
+    docs = [
+        Doc(id="A", title="冷却器清洗方法", body="步骤说明，按顺序操作。"),
+        Doc(id="B", title="日常点检", body="每周检查一次冷却器，必要时清洗。"),
+        Doc(id="C", title="其他", body="无关内容"),
+    ]
+    hits = build_index(docs, KbConfig()).search("冷却器清洗")
+    assert [h.id for h in hits][:2] == ["A", "B"]
+
+
+def test_configured_synonyms_extend_the_defaults() -> None:
+    docs = [
+        Doc(id="A", title="贴标机标签歪斜", body="调整导轨"),
+        Doc(id="B", title="其他", body="无关"),
+    ]
+    config = KbConfig(synonyms=[["贴标机", "套标机"]])
+    assert build_index(docs, config).search("套标机")[0].id == "A"
+    assert build_index(docs, KbConfig()).search("套标机") == []
+
+
+def test_an_empty_index_and_empty_queries() -> None:
+    assert build_index([], KbConfig()).search("打印机卡纸") == []
+    assert build_index(kb_data.docs()[:3], KbConfig()).search("   ") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from cards.actions import Signer
@@ -28,6 +29,18 @@ def percent(met: int, total: int) -> str:
     return f"{met * 100 / total:.0f}%（{met}/{total}）" if total else "—"
 
 
+def _money_fields(args: dict[str, Any]) -> tuple[Field, ...]:
+    """营收 / 成本 from the settlements of the period (strings, exact)."""
+    if "revenue" not in args:
+        return ()
+    return (
+        Field(label="营收", value=f"¥{Decimal(args['revenue']):,.2f}"),
+        Field(
+            label="成本", value=f"¥{Decimal(args['cost']):,.2f}（{args.get('settled', 0)} 单结算）"
+        ),
+    )
+
+
 def summary_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
     """args: see core/reports/summary.py ``summary_card_args``."""
     label = PERIOD_ZH.get(str(args.get("period", "")), str(args.get("period", "")))
@@ -48,6 +61,7 @@ def summary_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
         Field(label="解决用时", value=duration(args.get("resolution_s"))),
         Field(label="备件成本", value=f"¥{float(args.get('parts_cost', 0) or 0):,.2f}"),
         Field(label="工程师", value=top_text),
+        *_money_fields(args),
     )
     return Card(
         key=key,

@@ -5,9 +5,22 @@ from __future__ import annotations
 from core.bus import CommandHandler, EventHandler
 from core.parts import handlers as parts
 from core.reports import handlers as reports
+from core.settlement import handlers as settlement
+from core.signoff import handlers as signoff
 from core.tickets import arrival, assignment, completion, conversation, dispatch, handlers
 
-MODULES = (handlers, assignment, dispatch, conversation, completion, arrival, parts, reports)
+MODULES = (
+    handlers,
+    assignment,
+    dispatch,
+    conversation,
+    completion,
+    arrival,
+    parts,
+    reports,
+    signoff,
+    settlement,
+)
 
 COMMAND_HANDLERS: dict[type, CommandHandler] = {}
 EVENT_HANDLERS: dict[type, list[EventHandler]] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import date, time
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
@@ -46,6 +47,7 @@ class PersonConfig(Strict):
     on_duty: bool = True
     max_open: int = Field(default=8, ge=1, description="cap of assigned + accepted tickets")
     phone: str = ""
+    level: str = ""  # engineer level for the labour rate (settlement.labour_rates)
     wecom_userid: str = ""
     dingtalk_userid: str = ""
 
@@ -161,6 +163,39 @@ class AssetConfig(Strict):
     contract_end: date | None = None
 
 
+class SettlementConfig(Strict):
+    """结算: rates in yuan (Decimal; YAML numbers are read exactly as written)."""
+
+    labour_rates: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "junior": Decimal("120"),
+            "senior": Decimal("180"),
+            "expert": Decimal("260"),
+        },
+        description="yuan per hour on site, per engineer level",
+    )
+    default_level: str = "senior"  # for engineers without a level
+    fixed_fees: dict[str, Decimal] = {}  # ticket type key -> a fixed labour fee instead of time
+    travel_fees: dict[str, Decimal] = {}  # region -> travel fee per job
+    default_travel_fee: Decimal = Decimal("0")
+    billing_increment_minutes: int = Field(default=15, ge=1, le=240)
+    minimum_minutes: int = Field(default=30, ge=0, le=24 * 60)
+
+    @model_validator(mode="after")
+    def _amounts(self) -> SettlementConfig:
+        amounts = [
+            *self.labour_rates.values(),
+            *self.fixed_fees.values(),
+            *self.travel_fees.values(),
+            self.default_travel_fee,
+        ]
+        if any(not a.is_finite() or a < 0 for a in amounts):
+            raise ValueError("金额不能为负")
+        if self.default_level not in self.labour_rates:
+            raise ValueError(f"default_level {self.default_level} 不在 labour_rates 中")
+        return self
+
+
 class AssignmentConfig(Strict):
     mode: Literal["direct", "pool"] = "direct"
     accept_timeout_minutes: int = Field(default=15, ge=1)
@@ -241,6 +276,18 @@ class DeskConfig(Strict):
     def platforms(self) -> tuple[str, ...]:
         return self._platforms
 
+    # Where the public pages live (http.public_base_url): signing links in messages.
+    _public_base_url: str = PrivateAttr(default="http://127.0.0.1:8080")
+
+    @property
+    def public_base_url(self) -> str:
+        return self._public_base_url
+
+    def with_public_base_url(self, url: str) -> DeskConfig:
+        copy = self.model_copy()
+        copy._public_base_url = url.rstrip("/")
+        return copy
+
     def with_platforms(self, platforms: tuple[str, ...]) -> DeskConfig:
         copy = self.model_copy()
         copy._platforms = tuple(platforms)
@@ -256,6 +303,7 @@ class DeskConfig(Strict):
     completion: CompletionConfig = CompletionConfig()
     reports: ReportsConfig = ReportsConfig()
     kb: KbConfig = KbConfig()
+    settlement: SettlementConfig = SettlementConfig()
 
     @model_validator(mode="after")
     def _references(self) -> DeskConfig:
@@ -280,6 +328,9 @@ class DeskConfig(Strict):
                         f"ticket_types.{t.key}.sla.{prio}.calendar: 未定义的日历 {target.calendar}"
                     )
         for p in self.people:
+            if p.level and p.level not in self.settlement.labour_rates:
+                known_levels = ", ".join(self.settlement.labour_rates)
+                problems.append(f"people.{p.id}.level: 未知的级别 {p.level}（可选 {known_levels}）")
             for platform in ("wecom_userid", "dingtalk_userid"):
                 uid = getattr(p, platform)
                 if uid and [q.id for q in self.people if getattr(q, platform) == uid] != [p.id]:

@@ -14,6 +14,8 @@ from core.messages import Event, Outbound
 from core.parts.repository import SqlPartsRepository
 from core.people.directory import SqlPeopleRepository
 from core.queue import insert_ignoring_duplicates
+from core.settlement.repository import SqlSettlementRepository
+from core.signoff.repository import SqlSignoffRepository
 from core.tickets.offers import SqlDispatchRepository
 from core.tickets.repository import SqlTicketRepository
 
@@ -25,6 +27,8 @@ class UnitOfWork(Protocol):
     parts: Any
     assets: Any  # the asset registry (core/assets/)
     kb: Any
+    signoffs: Any  # signing links and signatures (core/signoff/)
+    settlements: Any  # settlement of closed tickets (core/settlement/)
 
     async def __aenter__(self) -> Self: ...
 
@@ -60,6 +64,8 @@ class SqlUnitOfWork:
         self.parts = SqlPartsRepository(self.conn)
         self.assets = SqlAssetRepository(self.conn)
         self.kb = SqlKbRepository(self.conn)
+        self.signoffs = SqlSignoffRepository(self.conn)
+        self.settlements = SqlSettlementRepository(self.conn)
         self._committed = False
         return self
 

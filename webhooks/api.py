@@ -38,6 +38,13 @@ from webhooks.schemas import (
     TicketList,
     TicketOut,
 )
+from webhooks.settlement_api import (
+    engineer_summary,
+    field_view,
+    list_settlements,
+    service_report,
+    signature_image,
+)
 
 PREFIX = "/api/v1"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -124,7 +131,7 @@ async def create_ticket(request: web.Request) -> web.Response:
         )
     )
     services.wake_outbox()
-    return _json(ticket_detail(ticket, services.clock.now()), status=201)
+    return _json(await _detail(services, ticket), status=201)
 
 
 async def list_tickets(request: web.Request) -> web.Response:
@@ -167,16 +174,27 @@ async def get_ticket(request: web.Request) -> web.Response:
     ticket_id = _ticket_id(request)
     async with SqlUnitOfWork(services.engine) as uow:
         ticket = await uow.tickets.get(ticket_id)
-    if ticket is None:
-        raise NotFound(f"没有找到工单 #{ticket_id}")
-    return _json(ticket_detail(ticket, services.clock.now()))
+        if ticket is None:
+            raise NotFound(f"没有找到工单 #{ticket_id}")
+        return _json(
+            {
+                **ticket_detail(ticket, services.clock.now()),
+                **await field_view(uow, ticket, services),
+            }
+        )
 
 
 async def _run(request: web.Request, command: Any) -> web.Response:
     services = request.app[SERVICES]
     ticket = await services.bus.handle(command)
     services.wake_outbox()
-    return _json(ticket_detail(ticket, services.clock.now()))
+    return _json(await _detail(services, ticket))
+
+
+async def _detail(services: Any, ticket: Any) -> dict[str, Any]:
+    async with SqlUnitOfWork(services.engine) as uow:
+        extra = await field_view(uow, ticket, services)
+    return {**ticket_detail(ticket, services.clock.now()), **extra}
 
 
 async def change_status(request: web.Request) -> web.Response:
@@ -316,6 +334,34 @@ ROUTES: tuple[Route, ...] = (
         revoke_token,
         "Revoke the QR code's token (a new one is issued)",
         params=_ASSET,
+    ),
+    Route(
+        "GET",
+        "/settlements",
+        list_settlements,
+        "Monthly statement (format=json|csv|xlsx)",
+        params=(
+            ("month", "query", "string"),
+            ("customer", "query", "string"),
+            ("format", "query", "string"),
+        ),
+    ),
+    Route(
+        "GET",
+        "/settlements/engineers",
+        engineer_summary,
+        "Per-engineer jobs, time on site and labour (format=json|csv|xlsx)",
+        params=(("month", "query", "string"), ("format", "query", "string")),
+    ),
+    Route(
+        "GET", "/tickets/{id}/report", service_report, "Printable service report (HTML)", params=_ID
+    ),
+    Route(
+        "GET",
+        "/tickets/{id}/signature.png",
+        signature_image,
+        "The customer's signature",
+        params=_ID,
     ),
     Route(
         "GET",

@@ -76,6 +76,9 @@ def create_app(
     app.cleanup_ctx.append(resources)
     setup_health(app)
     setup_api(app)
+    from webhooks.field_routes import setup_field_pages
+
+    setup_field_pages(app)
     from webhooks.channels import add_channel_routes
 
     add_channel_routes(app, settings)

@@ -83,6 +83,17 @@ class WorkerSettings(BaseModel):
     )
 
 
+class WebFormSettings(BaseModel):
+    """The public pages: scan-to-report (/r), signing (/s), the ticket page (/p)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_address_per_hour: int = Field(default=20, ge=1, description="reports from one address")
+    per_phone_per_hour: int = Field(default=5, ge=1, description="reports for one phone number")
+    max_photos: int = Field(default=6, ge=0, le=20)
+    max_photo_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+
 class ConfigError(Exception):
     """The configuration is invalid; ``problems`` are "path: message" lines."""
 
@@ -128,6 +139,7 @@ class Settings(DeskConfig, BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     workers: WorkerSettings = WorkerSettings()
+    web_forms: WebFormSettings = WebFormSettings()
     wecom: WecomSettings | None = None
     dingtalk: DingtalkSettings | None = None
 
@@ -148,7 +160,7 @@ class Settings(DeskConfig, BaseSettings):
         desk = DeskConfig.model_validate({k: getattr(self, k) for k in DeskConfig.model_fields})
         return desk.with_platforms(
             tuple(p for p in ("wecom", "dingtalk") if getattr(self, p) is not None)
-        )
+        ).with_public_base_url(self.http.public_base_url)
 
     @model_validator(mode="after")
     def _sandbox_alone(self) -> Settings:

@@ -160,6 +160,19 @@ async def _parts_cost(conn: AsyncConnection, start: datetime, now: datetime) -> 
     return round(float(value or 0.0), 2)
 
 
+async def _revenue_and_cost(
+    conn: AsyncConnection, start: datetime, now: datetime
+) -> dict[str, str]:
+    """Settled tickets closed in the period: what customers pay, and what the jobs cost (every
+    line, warranty and contract jobs included). Decimal strings, yuan."""
+    from core.settlement.repository import SqlSettlementRepository
+    from core.settlement.statements import revenue_and_cost
+
+    rows = await SqlSettlementRepository(conn).closed_between(start, now + timedelta(seconds=1))
+    revenue, cost = revenue_and_cost(rows)
+    return {"revenue": str(revenue), "cost": str(cost), "settled": str(len(rows))}
+
+
 async def summary_card_args(
     conn: AsyncConnection, *, period: str, now: datetime, config: DeskConfig
 ) -> dict[str, Any]:
@@ -176,4 +189,5 @@ async def summary_card_args(
         "open_total": sum(n for _, n in open_by),
         "top_engineers": await _top_engineers(conn, start, now, config.reports.top_engineers),
         "parts_cost": await _parts_cost(conn, start, now),
+        **await _revenue_and_cost(conn, start, now),
     }

@@ -14,6 +14,7 @@ from core import notify
 from core.bus import Context
 from core.errors import FieldError, Forbidden, InvalidTransition, ValidationFailed
 from core.messages import Actor
+from core.signoff.links import issue_link
 from core.tickets import completion_texts as T
 from core.tickets import rating
 from core.tickets.commands import CompleteTicket, ConfirmResolution, ReopenTicket, ScanAutoClose
@@ -107,7 +108,7 @@ async def confirm_resolution(cmd: ConfirmResolution, ctx: Context) -> Ticket:
     ticket = await load(ctx, cmd.ticket_id)
     _require_requester(ticket, cmd.actor, "确认完成")
     _require_resolved(ticket, "确认完成")
-    ticket.move_to(Status.CLOSED, actor=cmd.actor, at=ctx.clock.now(), confirmed=True)
+    ticket.move_to(Status.CLOSED, actor=cmd.actor, at=ctx.clock.now(), confirmed=True, via="chat")
     await ctx.uow.tickets.save(ticket)
     ticket.events.append(ResolutionConfirmed(ticket_id=ticket.id, round=resolve_round(ticket)))
     return ticket
@@ -182,12 +183,21 @@ async def _update_completion_card(ticket: Ticket, ctx: Context, round_: int, sta
 async def on_resolved(event: TicketResolved, ctx: Context) -> None:
     ticket = await load(ctx, event.ticket_id)
     key = done_key(ticket.id, event.round)
+    sign_url = await issue_link(ctx, ticket.id, event.round)
     await notify.card(
         ctx,
         ticket.requester_id,
         builder="completion",
-        args=completion_args(ticket, ctx),
+        args={**completion_args(ticket, ctx), "sign_url": sign_url},
         card_key=key,
+        ticket_id=ticket.id,
+        prefer=ticket.channel,
+    )
+    await notify.tell(
+        ctx,
+        ticket.requester_id,
+        T.SIGN_LINK.format(ref=ticket.ref, url=sign_url),
+        key=f"{key}:sign",
         ticket_id=ticket.id,
         prefer=ticket.channel,
     )

@@ -33,3 +33,4 @@ LOW_RATING = (
     "工单 {ref} 收到低分评价：{score}分。评语：{comment}。报修人：{requester}，工程师：{engineer}。"
 )
 NO_COMMENT = "无"
+SIGN_LINK = "工单 {ref} 已完工。请在手机上打开链接，核对服务内容后签字确认：{url}\n（不方便签字也可以直接回复“确认 {ref}”）"

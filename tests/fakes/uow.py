@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 from core.assets.model import Asset, asset_key
 from core.errors import Conflict
@@ -25,6 +25,8 @@ class MemoryStore:
         self.processed: set[str] = set()
         self.counter = 0
         self.assets: dict[str, Asset] = {}  # by upper-cased id
+        self.signoffs: dict[tuple[int, int], str] = {}
+        self.settlements: dict[int, Any] = {}
 
 
 class MemoryAssets:
@@ -112,6 +114,29 @@ class MemoryPeople:
         self.store.people[person.id] = person
 
 
+class MemorySignoffs:
+    """Signing links (tokens by ticket and round); signatures are tested on the real database."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    async def issue(self, ticket_id: int, round_: int, *, at: datetime) -> str:
+        return self.store.signoffs.setdefault((ticket_id, round_), f"sign-{ticket_id}-{round_}")
+
+
+class MemorySettlements:
+    """Settlements by ticket; no parts are used in the memory store."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    async def parts_used(self, ticket_id: int) -> list[Any]:
+        return []
+
+    async def save(self, ticket_id: int, settlement: Any, **info: Any) -> None:
+        self.store.settlements[ticket_id] = (settlement, info)
+
+
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -122,6 +147,8 @@ class MemoryUnitOfWork:
         self.people = MemoryPeople(self.store)
         self.dispatch = MemoryDispatch(self.store, self.tickets)
         self.assets = MemoryAssets(self.store)
+        self.signoffs = MemorySignoffs(self.store)
+        self.settlements = MemorySettlements(self.store)
         self._outbox: list[Outbound] = []
         self._processed: set[str] = set()
         self.committed = False

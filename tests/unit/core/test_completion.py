@@ -205,7 +205,12 @@ async def test_confirm_closes_updates_the_card_and_sends_the_satisfaction_card()
     await dk.handle(ConfirmResolution(actor=actor("c1"), ticket_id=1))
     t = dk.ticket()
     assert t.status is Status.CLOSED and t.closed_at == NOW
-    assert t.history[-1].data == {"from": "resolved", "to": "closed", "confirmed": True}
+    assert t.history[-1].data == {
+        "from": "resolved",
+        "to": "closed",
+        "confirmed": True,
+        "via": "chat",
+    }
 
     [update] = dk.to("c1", "card_update")
     assert update.card_key == "t1_done_1"

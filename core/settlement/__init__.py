@@ -1,0 +1,1 @@
+"""Settlement (结算): labour, parts and travel of a closed ticket, in Decimal yuan."""

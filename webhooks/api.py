@@ -43,6 +43,7 @@ from webhooks.settlement_api import (
     field_view,
     list_settlements,
     service_report,
+    service_report_pdf,
     signature_image,
 )
 
@@ -355,6 +356,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET", "/tickets/{id}/report", service_report, "Printable service report (HTML)", params=_ID
+    ),
+    Route(
+        "GET",
+        "/tickets/{id}/report.pdf",
+        service_report_pdf,
+        "Service report as PDF (WeasyPrint)",
+        params=_ID,
     ),
     Route(
         "GET",

@@ -41,16 +41,19 @@ img.signature{max-width:100%;max-height:160px}
 """
 
 
-def page(title: str, body: str, *, status: int = 200, extra_head: str = "") -> web.Response:
-    html = (
+def document(title: str, body: str, *, extra_head: str = "") -> str:
+    return (
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>{escape(title)}</title><style>{CSS}</style>{extra_head}</head>"
         f"<body><main>{body}</main></body></html>"
     )
+
+
+def page(title: str, body: str, *, status: int = 200, extra_head: str = "") -> web.Response:
     return web.Response(
-        text=html,
+        text=document(title, body, extra_head=extra_head),
         status=status,
         content_type="text/html",
         charset="utf-8",

@@ -21,7 +21,8 @@ from webhooks.bootstrap import action_secret
 from webhooks.exports import csv_response, xlsx_response
 from webhooks.keys import SERVICES
 from webhooks.links import ticket_url
-from webhooks.pages import page
+from webhooks.pages import document, page
+from webhooks.pdf import pdf_response
 from webhooks.report import report_body
 
 FORMATS = ("json", "csv", "xlsx")
@@ -158,3 +159,13 @@ async def signature_image(request: web.Request) -> web.Response:
     if data is None:
         raise NotFound("这个工单没有签字")
     return web.Response(body=data, content_type="image/png")
+
+
+async def service_report_pdf(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    async with SqlUnitOfWork(services.engine) as uow:
+        ticket = await uow.tickets.get(_ticket_id(request))
+        if ticket is None:
+            raise NotFound("没有找到这个工单")
+        title, body = await report_body(uow, ticket, services)
+    return await pdf_response(title, document(title, body), f"service-report-{ticket.id}")

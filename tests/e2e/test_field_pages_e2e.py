@@ -160,3 +160,8 @@ async def test_report_page_and_signing_link_refuse_another_customers_ticket(
     assert (await chat.client.get(f"/api/v1/tickets/{a}/report")).status == 401
     report = await chat.client.get(f"/api/v1/tickets/{a}/report", headers=auth)
     assert report.status == 200 and "服务报告单" in await report.text()
+    pdf = await chat.client.get(f"/api/v1/tickets/{a}/report.pdf", headers=auth)
+    assert pdf.content_type == "application/pdf" and (await pdf.read()).startswith(b"%PDF")
+    mine = await chat.client.get(f"{page_a}/pdf")
+    assert mine.status == 200 and (await mine.read()).startswith(b"%PDF")
+    assert (await chat.client.get(f"/p/{b}.{mac_a}/pdf")).status == 404

@@ -22,6 +22,7 @@ from core.messages import Actor, Channel, Outbound
 from core.people.directory import identify
 from core.people.model import Person
 from core.queue import backoff
+from core.settings import AssetConfig, DeskConfig
 from core.uow import SqlUnitOfWork
 from webhooks import answers, dialog_store
 
@@ -94,6 +95,21 @@ class InboxWorker:
         facts = await answers.open_facts(self.engine, actor.person_id)
         return Situation(now=now, dialog=dialog, open_tickets=facts)
 
+    async def _with_registered_assets(self, item: ChatMessage | CardAction) -> DeskConfig:
+        """The config, its asset list completed by the registered machines the message names:
+        a number imported into the registry is known to the intake dialog like a configured one
+        (when the config lists no assets every number is accepted anyway)."""
+        config = self.bus.config
+        text = item.text if isinstance(item, ChatMessage) else ""
+        if not config.assets or not text:
+            return config
+        known = {a.id.upper() for a in config.assets}
+        async with SqlUnitOfWork(self.engine) as uow:
+            found = await uow.assets.all_in_text(text)
+        extra = [AssetConfig(id=a.id, model=a.model, region=a.region) for a in found
+                 if a.id.upper() not in known]  # fmt: skip
+        return config.model_copy(update={"assets": [*config.assets, *extra]}) if extra else config
+
     async def _handle(self, row_id: int, item: ChatMessage | CardAction) -> None:
         marker = f"inbox:{row_id}:handled"
         async with SqlUnitOfWork(self.engine) as uow:
@@ -122,7 +138,7 @@ class InboxWorker:
         decision = decide(
             item,
             actor=actor,
-            config=self.bus.config,
+            config=await self._with_registered_assets(item),
             secret=self.action_secret,
             situation=situation,
         )

@@ -45,16 +45,20 @@ class SqlAssetRepository:
 
     async def find_in_text(self, text: str) -> Asset | None:
         """The registered asset whose number appears in ``text`` (the longest when several)."""
-        keys = set()
+        found = await self.all_in_text(text)
+        return found[0] if found else None
+
+    async def all_in_text(self, text: str) -> list[Asset]:
+        """The registered assets whose numbers appear in ``text``, longest number first."""
+        keys: set[str] = set()
         for candidate in _CANDIDATE.findall(text or ""):
             if any(ch.isdigit() for ch in candidate):
                 keys.add(asset_key(candidate.strip(".-_")))
         if not keys:
-            return None
+            return []
         a = db.assets
-        rows = (await self._conn.execute(select(a).where(a.c.key.in_(sorted(keys))))).all()
-        found = sorted((_asset(r) for r in rows), key=lambda x: (-len(x.id), x.id))
-        return found[0] if found else None
+        rows = (await self._conn.execute(select(a).where(a.c.key.in_(sorted(keys)[:50])))).all()
+        return sorted((_asset(r) for r in rows), key=lambda x: (-len(x.id), x.id))
 
     async def upsert(self, asset: Asset, *, at: datetime) -> bool:
         """Insert or update by id (ignoring case); True when it was new."""

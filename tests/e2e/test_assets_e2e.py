@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from core.assets.model import Asset
+from core.uow import SqlUnitOfWork
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import open_chat, people_yaml
 from webhooks.__main__ import main
 from webhooks.app import create_app
+from webhooks.keys import SERVICES
+
+NOW = datetime.now(UTC)
 
 CSV = (
     "id,model,customer,site_address,region,install_date,warranty_end\n"
@@ -154,3 +160,12 @@ async def test_show_asset_in_chat(chat: Any, auth: dict) -> None:
     await eventually(lambda: any("无法查看" in t for t in chat.texts("kehu8")))
     await chat.say("zhang", "查看设备 NOPE-9")
     await eventually(lambda: any("没有找到设备 NOPE-9" in t for t in chat.texts("zhang")))
+
+    # a machine only in the registry (imported, not in the config list) is known to the dialog
+    async with SqlUnitOfWork(chat.client.app[SERVICES].engine) as uow:
+        await uow.assets.upsert(Asset(id="NB-77-3", model="空压机", region="华东"), at=NOW)
+        await uow.commit()
+    await chat.say("kehu7", "报修 NB-77-3 漏油")
+    await eventually(lambda: any("#2" in t for t in chat.texts("kehu7")))
+    ticket = await (await chat.client.get("/api/v1/tickets/2", headers=auth)).json()
+    assert ticket["asset"] == "NB-77-3" and ticket["fields"]["device"] == "NB-77-3"

@@ -280,6 +280,9 @@ def start_workers(services: Services) -> None:
 
 
 async def close_services(services: Services) -> None:
+    for stream in services.streams.values():  # first: no frame may arrive once the writer stops
+        with contextlib.suppress(Exception):
+            await stream.stop()
     for loop in services.loops:
         await loop.stop()
     await services.inbox_writer.stop()

@@ -3,8 +3,6 @@ and show its state in /metrics and /readyz."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from functools import partial
 
@@ -39,16 +37,8 @@ def start_dingtalk_stream(services: Services, adapter: DingtalkAdapter) -> Dingt
         partial(store_inbound, services, "dingtalk"),
         observer=MetricsObserver(services.metrics),
     )
-    task = asyncio.create_task(client.start(), name="dingtalk-stream")
-    services.streams["dingtalk"] = client
-
-    async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await client.stop()
-
-    services.closers.append(stop)
+    client.run_in_background()
+    services.streams["dingtalk"] = client  # stopped first by close_services
     return client
 
 

@@ -224,6 +224,7 @@ class DingtalkStream(DingTalkStreamClient):
         self._rng = rng
         self._open_url = settings.stream_gateway + OPEN_PATH
         self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
         durable = _Durable(store, self.observer)
         self.register_callback_handler(
             ROBOT_TOPIC, DurableCallbackHandler(ROBOT_TOPIC, adapter.robot_items, durable)
@@ -347,7 +348,16 @@ class DingtalkStream(DingTalkStreamClient):
                 await asyncio.wait(pending, timeout=5)
             await ws.close()
 
+    def run_in_background(self) -> None:
+        self._runner = asyncio.create_task(self.start(), name="dingtalk-stream")
+
     async def stop(self) -> None:
+        """Stop reconnecting, drop the connection; frames not yet acknowledged come again."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

@@ -227,13 +227,13 @@ async def test_two_instances_and_a_redelivery_to_the_other_make_one_ticket(
         tickets = (await conn.execute(text("SELECT count(*) FROM tickets"))).scalar()
     assert tickets == 1
     assert await inbox_count(second.app, "dingtalk") == 1
-    async with first.app[SERVICES].engine.connect() as conn:
-        replies = (
-            await conn.execute(text("SELECT count(*) FROM outbox WHERE kind = 'text'"))
-        ).scalar()
-    assert replies == 1  # one reply queued
-    if PG_URL:  # several instances need PostgreSQL: SQLite's outbox claim is one-process only
-        assert len(texts_to(api, "kehu40")) == 1
+    if PG_URL:  # several instances need PostgreSQL: SQLite's queue claims are one-process only
+        async with first.app[SERVICES].engine.connect() as conn:
+            replies = (
+                await conn.execute(text("SELECT count(*) FROM outbox WHERE kind = 'text'"))
+            ).scalar()
+        assert replies == 1, await _outbox_dump(first)  # one reply queued ...
+        assert len(texts_to(api, "kehu40")) == 1  # ... and sent once
 
 
 async def test_events_are_stored_once_and_answered_success(rig: Rig) -> None:
@@ -294,3 +294,47 @@ async def test_wrong_credentials_keep_retrying_and_never_connect(
     await eventually(lambda: len(gateway.opens) >= 3, timeout=10)
     assert gateway.connections_made == 0
     await eventually(lambda: _not_ready(client), timeout=10)
+
+
+async def test_a_template_card_asks_for_stream_clicks_and_its_click_is_accepted(
+    aiohttp_client, make_settings, api: FakeDingtalk, gateway: FakeStreamGateway
+) -> None:
+    cfg = stream_settings(api, gateway, card_template_id="chatdesk-tpl.schema")
+    client = await aiohttp_client(create_app(make_settings(CONFIG, dingtalk=cfg, workers=WORKERS)))
+    await eventually(lambda: gateway.conns, timeout=10)
+    await gateway.push_robot(robot_message("kehu50", "报修 A-1024 注塑机漏油"))
+    ((track_id, card),) = (await eventually(lambda: api.cards)).items()
+    assert card["request"]["callbackType"] == "STREAM"
+    assert "callbackRouteKey" not in card["request"]
+    buttons = json.loads(card["private"].get(ENGINEER, card["public"])["buttons"])
+    accept = next(b["action"] for b in buttons if b["text"] == "接单")
+    click = card_click(ENGINEER, track_id, "")
+    click["content"] = json.dumps(
+        {"cardPrivateData": {"actionIds": ["btn"], "params": {"action": accept}}}
+    )
+    push = await gateway.push_card(click)
+    await eventually(lambda: done(push))
+    assert json.loads(push.acks[-1]["data"]) == {"response": {}}
+    await eventually(lambda: api.cards[track_id]["updates"] >= 1)
+    assert (await ticket_history(client.app, 1)).count("status_changed:accepted") == 1
+
+
+async def test_a_disconnect_frame_finishes_in_flight_work_and_reconnects_at_once(
+    rig: Rig,
+) -> None:
+    conn = min(rig.gateway.conns)
+    push = await rig.gateway.push_robot(robot_message("kehu60", "帮助"))
+    await rig.gateway.disconnect(conn)
+    await eventually(lambda: rig.gateway.connections_made == 2, timeout=10)
+    assert push.done and push.conns == [conn]  # acknowledged before the socket closed
+    after = await rig.gateway.push_robot(robot_message("kehu61", "帮助"))
+    await eventually(lambda: done(after))
+    assert await metric(rig.client, 'chatdesk_dingtalk_stream_frames_total{outcome="failed"') == 0
+    assert rig.gateway.ack_problems == []
+
+
+async def _outbox_dump(client: TestClient) -> str:
+    async with client.app[SERVICES].engine.connect() as conn:
+        rows = await conn.execute(text("SELECT dedupe_key, kind, payload, status FROM outbox"))
+        inbox = await conn.execute(text("SELECT id, status, attempts FROM inbox"))
+        return repr([tuple(r) for r in rows]) + repr([tuple(r) for r in inbox])

@@ -95,6 +95,8 @@ class CardEndpoints(FakeBase):
             self._check_param_map(data, f"privateData.{uid}")
         if body.get("callbackType") not in (None, "STREAM", "HTTP"):
             raise Refused(400, "param.invalid", "callbackType")
+        if body.get("callbackType") == "HTTP" and not body.get("callbackRouteKey"):
+            raise Refused(400, "param.invalid", "callbackRouteKey")  # HTTP needs its route (§6.2)
         results = []
         for space_type, space_id in self._space(body):
             prefix = {"IM_GROUP": "imGroup", "IM_ROBOT": "imRobot"}.get(space_type, "x")

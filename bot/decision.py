@@ -24,10 +24,10 @@ KEEP: Any = _Keep()
 class Query:
     """A read-only request answered by the worker from the database."""
 
-    name: str  # my_tickets | show | summary | asset
+    name: str  # my_tickets | show | summary | asset | kb
     ticket_id: int | None = None
     period: str = ""
-    text: str = ""  # asset: the number asked for
+    text: str = ""  # asset: the number asked for; kb: the keywords
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,9 @@ def _command(p: Parsed, msg: ChatMessage, actor: Actor, situation: Situation) ->
                 return Decision(replies=[texts.ASSET_USAGE])
             return Decision(queries=[Query("asset", text=p.text[:64])])
         case "kb":
-            return Decision(replies=[texts.KB_SOON])
+            if not p.text:
+                return Decision(replies=[texts.KB_USAGE])
+            return Decision(queries=[Query("kb", text=p.text)])
         case "usage":
             return Decision(replies=[texts.USAGE.format(verb=p.text)])
     return Decision(replies=[texts.UNKNOWN_COMMAND])

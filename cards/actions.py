@@ -29,6 +29,9 @@ class ActionKind(StrEnum):
     CONFIRM = "confirm"
     REOPEN = "reopen"
     RATE = "rate"
+    KB_SOLVED = "kbsolved"  # 已解决 on the suggestions shown at intake (no ticket yet: id 0)
+    KB_MORE = "kbmore"  # 仍需报修: go on with the intake
+    KB_DRAFT = "kbdraft"  # 存为知识 on a resolved ticket's engineer card
 
 
 class BadAction(ValueError):

@@ -26,6 +26,7 @@ class Field(BaseModel):
 
     label: str
     value: str
+    url: str = ""  # optional link (a knowledge article page)
 
 
 class Card(BaseModel):

@@ -381,6 +381,12 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+def all_routes() -> tuple[Route, ...]:
+    from webhooks.kb_api import kb_routes  # it builds on this module's helpers
+
+    return ROUTES + kb_routes()
+
+
 def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, sub in schema.pop("$defs", {}).items():
@@ -393,7 +399,7 @@ def openapi_document() -> dict[str, Any]:
     components: dict[str, Any] = {}
     error_ref = _schema(ErrorOut, components)
     paths: dict[str, Any] = {}
-    for route in ROUTES:
+    for route in all_routes():
         op: dict[str, Any] = {
             "summary": route.summary,
             "operationId": route.handler.__name__,
@@ -475,5 +481,5 @@ async def openapi(request: web.Request) -> web.Response:
 
 def setup_api(app: web.Application) -> None:
     app.router.add_get(PREFIX + "/openapi.json", openapi)
-    for route in ROUTES:
+    for route in all_routes():
         app.router.add_route(route.method, PREFIX + route.path, _guard(route.handler))

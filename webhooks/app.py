@@ -79,6 +79,9 @@ def create_app(
     from webhooks.field_routes import setup_field_pages
 
     setup_field_pages(app)
+    from webhooks.kb_page import setup_kb_pages
+
+    setup_kb_pages(app)
     from webhooks.channels import add_channel_routes
 
     add_channel_routes(app, settings)

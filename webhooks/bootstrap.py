@@ -233,6 +233,7 @@ async def build_services(
             bus=bus,
             batch=settings.workers.batch,
             action_secret=action_secret(settings),
+            public_base_url=settings.http.public_base_url,
         ),
         relay=None,  # type: ignore[arg-type]
         inbox_writer=InboxWriter(engine, clock),

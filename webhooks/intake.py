@@ -18,6 +18,7 @@ from bot.intents import decide
 from core import inbox
 from core.bus import MessageBus
 from core.errors import DomainError
+from core.kb.search import KnowledgeSearch
 from core.messages import Actor, Channel, Outbound
 from core.people.directory import identify
 from core.people.model import Person
@@ -25,6 +26,7 @@ from core.queue import backoff
 from core.settings import AssetConfig, DeskConfig
 from core.uow import SqlUnitOfWork
 from webhooks import answers, dialog_store
+from webhooks.kb_chat import KbChat
 
 log = logging.getLogger(__name__)
 _INBOUND: TypeAdapter[ChatMessage | CardAction] = TypeAdapter(Inbound)
@@ -39,6 +41,7 @@ class InboxWorker:
         batch: int = 20,
         max_attempts: int = 8,
         action_secret: bytes = b"",
+        public_base_url: str = "http://127.0.0.1:8080",
     ) -> None:
         self.action_secret = action_secret
         self.engine = engine
@@ -46,6 +49,12 @@ class InboxWorker:
         self.clock = bus.clock
         self.batch = batch
         self.max_attempts = max_attempts
+        self.kb = KbChat(
+            engine=engine,
+            clock=self.clock,
+            search=KnowledgeSearch(bus.config),
+            base_url=public_base_url,
+        )
 
     async def run_once(self) -> int:
         async with self.engine.begin() as conn:
@@ -192,6 +201,8 @@ class InboxWorker:
     async def _answer(
         self, row_id: int, item: ChatMessage | CardAction, query: Query, actor: Actor
     ) -> list[str]:
+        if query.name == "kb":
+            return await self.kb.answer(row_id, item, query.text, actor)
         if query.name == "summary":
             from core.reports.summary import summary_card_args
 

@@ -56,7 +56,10 @@ def _dumps(value: Any) -> str:
 
 
 def _fields_markdown(card: Card) -> str:
-    return "\n".join(f"**{f.label}**：{f.value}" for f in card.fields)
+    return "\n".join(
+        f"**{f.label}**：[{f.value}]({f.url})" if f.url else f"**{f.label}**：{f.value}"
+        for f in card.fields
+    )
 
 
 def _private_user(card: Card, target: Target) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cards.model import Button, ButtonStyle, Card
+from cards.model import Button, ButtonStyle, Card, Field
 
 TASK_ID_RE = re.compile(r"[0-9A-Za-z_\-@]+")
 MAX_TASK_ID_BYTES = 128
@@ -77,6 +77,16 @@ def _button(button: Button) -> dict[str, Any]:
     }
 
 
+def _horizontal(field: Field) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "keyname": truncate_chars(field.label, KEYNAME_CHARS),
+        "value": truncate_chars(field.value or "—", VALUE_CHARS),
+    }
+    if field.url:
+        item = {"type": 1, **item, "url": field.url}  # a link (§5.5 horizontal_content_list)
+    return item
+
+
 def _sub_title(card: Card) -> str:
     lines = [f"{f.label}：{f.value}" for f in card.fields[MAX_HORIZONTAL:]]
     if card.status:
@@ -106,13 +116,7 @@ def render_card(
     if sub:
         out["sub_title_text"] = sub
     if card.fields:
-        out["horizontal_content_list"] = [
-            {
-                "keyname": truncate_chars(f.label, KEYNAME_CHARS),
-                "value": truncate_chars(f.value or "—", VALUE_CHARS),
-            }
-            for f in card.fields[:MAX_HORIZONTAL]
-        ]
+        out["horizontal_content_list"] = [_horizontal(f) for f in card.fields[:MAX_HORIZONTAL]]
     url = card.url or fallback_url
     if url:
         out["card_action"] = {"type": 1, "url": url}

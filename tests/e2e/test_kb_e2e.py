@@ -1,0 +1,81 @@
+"""Knowledge in chat on WeCom and DingTalk (知识), and the article page with its vote."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.helpers import eventually
+from tests.e2e.platforms import open_chat, people_yaml
+from tests.fakes import kb_data
+
+STAFF = [("zhang", "张伟", "engineer"), ("chen", "陈静", "manager")]
+CONFIG = "assignment: {auto_dispatch: false}\n"
+BASE = "http://desk.example.com"
+
+
+async def add_articles(client: Any, auth: dict[str, str], ids: set[str] | None = None) -> None:
+    for a in kb_data.articles():
+        if ids is None or a["id"] in ids:
+            r = await client.post("/api/v1/kb/articles", json=a, headers=auth)
+            assert r.status == 201, await r.text()
+
+
+@pytest.fixture(params=["wecom", "dingtalk"])
+async def chat(request, aiohttp_client, make_settings, auth) -> AsyncIterator:
+    config = people_yaml(STAFF, request.param) + CONFIG
+    http = {"public_base_url": BASE}
+    async with open_chat(request.param, aiohttp_client, make_settings, config, http=http) as c:
+        await add_articles(c.client, auth)
+        yield c
+
+
+def card_text(card: Any) -> str:
+    return card.status_text
+
+
+async def test_kb_command_answers_with_the_top_articles_as_a_card(chat) -> None:
+    await chat.say("kehu", "知识 空压机漏油")
+    cards = await eventually(lambda: chat.cards("kehu"))
+    text = card_text(cards[-1])
+    assert "空压机漏油、机组内油污多" in text  # KB-021, title shown
+    assert f"{BASE}/kb/KB-021" in text  # a link to the article page
+    assert not cards[-1].buttons
+    assert len(set(re.findall(r"/kb/(KB-\d+)", text))) <= 3
+
+    await chat.say("kehu", "/kb AL-21")
+    cards = await eventually(lambda: len(chat.cards("kehu")) >= 2 and chat.cards("kehu"))
+    assert any(f"{BASE}/kb/KB-013" in card_text(c) for c in cards)
+
+
+async def test_kb_without_a_relevant_article_says_so(chat) -> None:
+    await chat.say("kehu", "知识 公司食堂周末开不开")
+    told = await eventually(lambda: [t for t in chat.texts("kehu") if "没有找到" in t])
+    assert "食堂" in told[0]
+    assert chat.cards("kehu") == []
+    await chat.say("kehu", "知识")
+    await eventually(lambda: [t for t in chat.texts("kehu") if "关键词" in t])
+
+
+async def test_the_article_page_counts_views_and_takes_one_vote_per_view(chat, auth) -> None:
+    page = await chat.client.get("/kb/KB-057")
+    assert page.status == 200 and page.content_type == "text/html"
+    body = await page.text()
+    assert "办公打印机卡纸" in body and 'name="viewport"' in body
+    token = re.search(r'name="token" value="([^"]+)"', body)
+    assert token is not None
+    voted = await chat.client.post("/kb/KB-057/vote", data={"vote": "yes", "token": token.group(1)})
+    assert voted.status == 200 and "谢谢" in await voted.text()
+    again = await chat.client.post("/kb/KB-057/vote", data={"vote": "yes", "token": token.group(1)})
+    assert "已经反馈" in await again.text()
+    forged = await chat.client.post("/kb/KB-057/vote", data={"vote": "yes", "token": "x.y"})
+    assert forged.status == 400
+    blind = await chat.client.post("/kb/KB-057/vote", data={"vote": "maybe"})
+    assert blind.status == 400
+    article = await (await chat.client.get("/api/v1/kb/articles/KB-057", headers=auth)).json()
+    assert (article["views"], article["helpful"], article["unhelpful"]) == (1, 1, 0)
+    assert (await chat.client.get("/kb/NOPE-1")).status == 404
+    assert (await chat.client.get("/kb/%3Cscript%3E")).status == 404

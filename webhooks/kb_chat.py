@@ -1,0 +1,87 @@
+"""Knowledge in chat: the 知识 card, and the articles suggested at intake (read side).
+
+The inbox worker calls these; they read the index, record what was searched and shown (for the
+knowledge-gap and deflection reports) and queue cards through the outbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import texts
+from bot.inbound import CardAction, ChatMessage
+from core.clock import Clock
+from core.kb.model import Article, EventKind
+from core.kb.search import KnowledgeSearch
+from core.messages import Actor, Outbound
+from core.uow import SqlUnitOfWork
+
+
+def article_url(base_url: str, article_id: str) -> str:
+    return f"{base_url.rstrip('/')}/kb/{quote(article_id, safe='')}"
+
+
+def card_articles(base_url: str, articles: list[Article]) -> list[dict[str, Any]]:
+    return [
+        {"id": a.id, "title": a.title, "summary": a.summary, "url": article_url(base_url, a.id)}
+        for a in articles
+    ]
+
+
+def _target(item: ChatMessage | CardAction) -> dict[str, str]:
+    group = isinstance(item, ChatMessage) and item.conversation_type == "group"
+    return {
+        "platform": item.platform,
+        "user_id": item.user_id,
+        "conversation_id": item.conversation_id if group else "",
+    }
+
+
+class KbChat:
+    def __init__(
+        self, *, engine: AsyncEngine, clock: Clock, search: KnowledgeSearch, base_url: str
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.search = search
+        self.base_url = base_url
+
+    async def answer(
+        self, row_id: int, item: ChatMessage | CardAction, query: str, actor: Actor
+    ) -> list[str]:
+        """知识 <关键词>: the top three as a card, or a short text when nothing is relevant."""
+        async with SqlUnitOfWork(self.engine) as uow:
+            found = await self.search.articles(uow.conn, query, limit=3)
+            await uow.kb.record(
+                EventKind.SEARCH,
+                at=self.clock.now(),
+                query=query,
+                person_id=actor.person_id,
+                channel=item.platform,
+                hits=len(found),
+            )
+            if found:
+                args = {"query": query[:40], "articles": card_articles(self.base_url, found)}
+                await uow.add_outbound(
+                    Outbound(
+                        **_target(item),
+                        kind="card",
+                        card={"builder": "kb_results", "args": args},
+                        card_key=f"kb_{row_id}",
+                        dedupe_key=f"inbox:{row_id}:kb",
+                    ),
+                    at=self.clock.now(),
+                )
+            await uow.commit()
+        return [] if found else [texts.KB_NOTHING.format(query=query[:40])]
+
+    async def suggestions(self, text: str) -> list[dict[str, Any]]:
+        """Articles worth showing a customer who describes a problem (none when weak)."""
+        if not text.strip():
+            return []
+        async with self.engine.connect() as conn:
+            found = await self.search.articles(conn, text, limit=3)
+        return card_articles(self.base_url, found)

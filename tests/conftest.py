@@ -96,9 +96,10 @@ def make_settings(database_url: str, redis_url: str, tmp_path: Path) -> Callable
         overrides.setdefault("database_url", database_url)
         overrides.setdefault("redis_url", redis_url)
         overrides.setdefault("api_tokens", [API_TOKEN])
-        # tests without a platform are not the demo (sandbox: auto would swap in the demo
-        # workspace); the sandbox has its own harness (tests/e2e/sandbox_harness.py)
-        overrides.setdefault("sandbox", "off")
+        # Without a platform the app would be the demo (its own database): tests that want the
+        # sandbox start it on purpose (tests/e2e/sandbox_harness.py).
+        if "sandbox:" not in yaml_text:
+            overrides.setdefault("sandbox", "off")
         return load_settings(path, **overrides)
 
     return factory

@@ -47,4 +47,5 @@ class Card(BaseModel):
     buttons: tuple[Button, ...] = ()
     status: str = ""  # e.g. "张伟 已接单 11-29 10:02"; shown when the card is finished
     url: str = ""  # optional link to the ticket page
+    url_text: str = ""  # the link's label where a platform shows one (default: 查看工单)
     source: str = "chatdesk 工单"  # small header line

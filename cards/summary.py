@@ -68,6 +68,8 @@ def summary_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
         title=f"服务统计 · {label}",
         summary=f"{args.get('start', '')} 至 {args.get('end', '')}",
         fields=fields,
+        url=str(args.get("dashboard_url", "")),
+        url_text="打开管理看板" if args.get("dashboard_url") else "",
     )
 
 

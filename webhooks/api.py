@@ -452,9 +452,16 @@ def _token_ok(request: web.Request) -> bool:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or not header.isascii():
         return False
-    given = hashlib.sha256(header[7:].encode("ascii")).digest()
+    return api_token_valid(request.app[SERVICES].settings.api_tokens, header[7:])
+
+
+def api_token_valid(tokens: list[Any], given_token: str) -> bool:
+    """Whether ``given_token`` is one of the configured API tokens (constant time)."""
+    if not given_token.isascii():
+        return False
+    given = hashlib.sha256(given_token.encode("ascii")).digest()
     ok = False
-    for token in request.app[SERVICES].settings.api_tokens:
+    for token in tokens:
         expected = hashlib.sha256(token.get_secret_value().encode()).digest()
         ok |= hmac.compare_digest(given, expected)
     return ok

@@ -85,6 +85,9 @@ def create_app(
     from webhooks.channels import add_channel_routes
 
     add_channel_routes(app, settings)
+    from webhooks.dashboard.routes import setup_dashboard
+
+    setup_dashboard(app, demo=demo)
     if demo:
         from webhooks.sandbox.routes import setup_sandbox
 

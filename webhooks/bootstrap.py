@@ -29,6 +29,7 @@ from core.people.directory import person_from_config
 from core.people.model import Person, PersonKind
 from core.settings import DeskConfig
 from core.uow import SqlUnitOfWork
+from webhooks.dashboard.access import dashboard_link
 from webhooks.inbox_writer import InboxWriter
 from webhooks.intake import InboxWorker
 from webhooks.metrics import Metrics
@@ -125,6 +126,11 @@ def action_secret(settings: Settings) -> bytes:
     if settings.dingtalk:
         material.append(settings.dingtalk.app_secret.get_secret_value())
     return hashlib.sha256("\n".join(material).encode()).digest()
+
+
+def _dashboard_link(settings: Settings, clock: Clock) -> Callable[[str], str]:
+    secret, base = action_secret(settings), settings.http.public_base_url
+    return lambda person_id: dashboard_link(secret, base, person_id, now=clock.now())
 
 
 def build_bus(engine: AsyncEngine, desk: DeskConfig, clock: Clock) -> MessageBus:
@@ -234,6 +240,7 @@ async def build_services(
             batch=settings.workers.batch,
             action_secret=action_secret(settings),
             public_base_url=settings.http.public_base_url,
+            dashboard_link=_dashboard_link(settings, clock),
         ),
         relay=None,  # type: ignore[arg-type]
         inbox_writer=InboxWriter(engine, clock),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -42,8 +43,10 @@ class InboxWorker:
         max_attempts: int = 8,
         action_secret: bytes = b"",
         public_base_url: str = "http://127.0.0.1:8080",
+        dashboard_link: Callable[[str], str] | None = None,
     ) -> None:
         self.action_secret = action_secret
+        self.dashboard_link = dashboard_link  # person id -> signed /dashboard link (统计)
         self.engine = engine
         self.bus = bus
         self.clock = bus.clock
@@ -210,6 +213,8 @@ class InboxWorker:
                 args = await summary_card_args(
                     uow.conn, period=query.period, now=self.clock.now(), config=self.bus.config
                 )
+                if self.dashboard_link is not None:
+                    args["dashboard_url"] = self.dashboard_link(actor.person_id)
                 await uow.add_outbound(
                     Outbound(
                         platform=item.platform,

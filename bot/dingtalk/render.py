@@ -96,7 +96,7 @@ def standard_card_json(card: Card, *, with_buttons: bool = True) -> dict[str, An
         actions.append(
             {
                 "type": "button",
-                "label": {"type": "text", "text": "查看工单", "id": "label_url"},
+                "label": {"type": "text", "text": card.url_text or "查看工单", "id": "label_url"},
                 "actionType": "openLink",
                 "url": {"all": card.url},
                 "status": "normal",

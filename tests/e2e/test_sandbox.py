@@ -58,6 +58,10 @@ async def test_report_accept_parts_summary(tmp_path: Path, platform: str) -> Non
         await demo.say(platform, "chen", "统计 本月")
         summary = await demo.wait(lambda: _summary(demo, platform))
         assert "服务统计" in card_text(summary)
+        assert "/dashboard?k=" in card_text(summary)  # the manager's short-lived link
+        async with demo.session.get(demo.base + "/dashboard/data?days=7") as r:
+            figures = await r.json()  # the demo's dashboard is open and counts the new ticket
+        assert r.status == 200 and figures["kpi"]["created"] >= 1
 
 
 async def _has(texts, needle: str) -> bool:  # type: ignore[no-untyped-def]

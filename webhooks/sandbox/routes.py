@@ -13,7 +13,6 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import aiohttp
@@ -28,12 +27,16 @@ from webhooks.sandbox.fake_wecom import FakeWecomApi
 from webhooks.sandbox.hub import Hub
 from webhooks.sandbox.workspace import FAKE_PREFIX, DemoPerson, demo_people, internal_base
 from webhooks.settings import Settings
+from webhooks.static_files import package_file, static_handler
 
 PLATFORMS = ("wecom", "dingtalk")
 MAX_TEXT = 2000
 MAX_PHOTO = 5 * 1024 * 1024
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
-STATIC = {"sandbox.js": "application/javascript", "sandbox.css": "text/css"}
+STATIC = {
+    "sandbox.js": ("sandbox.js", "application/javascript", "no-cache"),
+    "sandbox.css": ("sandbox.css", "text/css", "no-cache"),
+}
 
 
 @dataclass
@@ -52,24 +55,9 @@ def _bad(status: int, field: str, message: str) -> web.Response:
     return error_response(status, [{"field": field, "message": message}])
 
 
-def _static(name: str) -> bytes:
-    return resources.files("webhooks.sandbox").joinpath("static", name).read_bytes()
-
-
 async def page(request: web.Request) -> web.Response:
-    return web.Response(body=_static("sandbox.html"), content_type="text/html", charset="utf-8")
-
-
-async def static(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    if name not in STATIC:
-        raise web.HTTPNotFound()
-    return web.Response(
-        body=_static(name),
-        content_type=STATIC[name],
-        charset="utf-8",
-        headers={"Cache-Control": "no-cache"},
-    )
+    body = package_file("webhooks.sandbox", "sandbox.html")
+    return web.Response(body=body, content_type="text/html", charset="utf-8")
 
 
 async def state(request: web.Request) -> web.Response:
@@ -299,7 +287,7 @@ def setup_sandbox(app: web.Application, settings: Settings) -> None:
     )
     r = app.router
     r.add_get("/sandbox", page)
-    r.add_get("/sandbox/static/{name}", static)
+    r.add_get("/sandbox/static/{name}", static_handler("webhooks.sandbox", STATIC))
     r.add_get("/sandbox/api/state", state)
     r.add_get("/sandbox/events", events)
     r.add_post("/sandbox/api/say", say)

@@ -187,7 +187,9 @@ async def _ticket(
         stage = -1  # cancelled
     t_assign = created + timedelta(minutes=rng.uniform(1, 5))
     t_accept = t_assign + timedelta(minutes=rng.uniform(5, 150 if rng.random() < 0.85 else 400))
-    t_resolve = t_accept + timedelta(hours=rng.uniform(1.5, 30))
+    t_resolve = t_accept + timedelta(
+        hours=rng.uniform(1.5, 16) if rng.random() < 0.85 else rng.uniform(16, 40)
+    )
     t_close = t_resolve + timedelta(hours=rng.uniform(0.3, 20))
     if stage >= 0:  # nothing happens in the future
         for when, cap in ((t_close, 5), (t_resolve, 4), (t_accept, 1), (t_assign, 0)):

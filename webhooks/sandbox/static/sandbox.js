@@ -92,7 +92,7 @@
     }
     if (c.sub_title_text) box.append(el("div", { class: "sub", text: c.sub_title_text }));
     const buttons = (c.button_list || []).map((b) => ({ text: b.text, key: b.key, style: { 1: "primary", 3: "danger" }[b.style] || "" }));
-    box.append(actions(e, buttons, e.finished_label));
+    const row = actions(e, buttons, e.finished_label); if (row) box.append(row);
     if (c.card_action && c.card_action.url && c.card_type === "text_notice") box.append(el("a", { class: "link", href: c.card_action.url, target: "_blank", rel: "noopener", text: "查看详情 ›" }));
     return box;
   }
@@ -108,7 +108,7 @@
         else if (a.actionType === "openLink") link = { text: (a.label || {}).text, url: (a.url || {}).all };
       }
     }
-    box.append(actions(e, buttons, ""));
+    const row = actions(e, buttons, ""); if (row) box.append(row);
     if (link && link.url) box.append(el("a", { class: "link", href: link.url, target: "_blank", rel: "noopener", text: `${link.text} ›` }));
     return box;
   }

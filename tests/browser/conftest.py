@@ -1,0 +1,117 @@
+"""A real `chatdesk serve` in demo mode and a headless Chromium driven by Selenium.
+
+The browser is Debian's ``chromium`` with ``chromium-driver`` (nothing is downloaded). When it
+is missing the tests FAIL and say how to install it; set ``CHATDESK_BROWSER_TESTS=off`` to skip
+them on purpose (the skip reason is printed). Screenshots of every step go to
+``$CHATDESK_SCREENSHOTS`` (default ``var/screenshots``) so a failing run can be inspected.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+INSTALL = "apt-get install -y chromium chromium-driver   (Debian/Ubuntu; CI does this in .ci/run)"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _browser_paths() -> tuple[str, str]:
+    browser = os.environ.get("CHATDESK_CHROMIUM") or shutil.which("chromium") or ""
+    driver = os.environ.get("CHATDESK_CHROMEDRIVER") or shutil.which("chromedriver") or ""
+    return tuple(p if p and Path(p).is_file() else "" for p in (browser, driver))  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    path = Path(os.environ.get("CHATDESK_SCREENSHOTS", ROOT / "var" / "screenshots"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if os.environ.get("CHATDESK_BROWSER_TESTS", "").lower() == "off":
+        pytest.skip("browser tests turned off with CHATDESK_BROWSER_TESTS=off")
+    chromium, chromedriver = _browser_paths()
+    if not chromium or not chromedriver:
+        pytest.fail(
+            f"Chromium or chromedriver not found; install them with: {INSTALL}", pytrace=False
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    profile = tempfile.mkdtemp(prefix="chatdesk-chromium-")
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,900",
+        "--lang=zh-CN",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`chatdesk serve` with nothing configured but the port: the sandbox and demo workspace."""
+    work = tmp_path_factory.mktemp("demo")
+    port = _free_port()
+    config = work / "chatdesk.yaml"
+    config.write_text(
+        f"http: {{host: 127.0.0.1, port: {port}, public_base_url: 'http://127.0.0.1:{port}'}}\n"
+        f"sandbox_database_url: sqlite+aiosqlite:///{work / 'demo.db'}\n"
+        f"sandbox_media_dir: {work / 'media'}\n"
+        "workers: {inbox_poll_s: 0.1, outbox_poll_s: 0.1}\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATDESK_")}
+    log = (work / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webhooks", "serve", "--config", str(config)],
+        cwd=work, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"chatdesk serve did not start; see {work / 'serve.log'}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

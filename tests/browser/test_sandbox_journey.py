@@ -72,7 +72,11 @@ class Sandbox:
         self.until(lambda: button.get_attribute("aria-pressed") == "true", "platform chosen")
 
     def as_person(self, name: str) -> None:
-        self.xpath(f"//ul[@id='people']//button[contains(., '{name}')]")[0].click()
+        def press() -> bool:  # the list re-renders on every update: find it afresh
+            self.xpath(f"//ul[@id='people']//button[contains(., '{name}')]")[0].click()
+            return True
+
+        self.until(press, f"pick {name}")
         self.until(lambda: name in self.d.find_element(By.ID, "chat-title").text, f"chat of {name}")
 
     def say(self, text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -54,6 +55,10 @@ class DingtalkSettings(BaseModel):
     def _gateway_is_http(cls, value: str) -> str:
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL, e.g. https://api.dingtalk.com")
+        host = urlsplit(value).hostname or ""
+        if value.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+            # the open-connection request carries the app secret: never in clear over a network
+            raise ValueError("plain http:// is allowed only on this machine (127.0.0.1); use https")
         return value.rstrip("/")
 
     @property

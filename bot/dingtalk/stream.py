@@ -5,10 +5,10 @@ secret, subscriptions, ua, local ip), the frame classes (``CallbackMessage``, ``
 ``SystemMessage``), the acknowledgement frame (``AckMessage``), the handler bases and the ping
 answer (``SystemHandler``). We plug in three things it leaves to the application:
 
-* **Durable handlers.** Every robot message, card click and event is decoded by the DingTalk
-  adapter into the same neutral items as an HTTP callback and written to the inbox by ``store``
-  (same dedupe keys) *before* the handler returns, so the SDK's ack follows the commit. A failed
-  write answers code 500 (events: ``status: LATER``) and the gateway delivers the frame again.
+* **Durable handlers** (``stream_handlers.py``). Every robot message, card click and event is
+  decoded by the DingTalk adapter into the same neutral items as an HTTP callback and written to
+  the inbox by ``store`` (same dedupe keys) *before* the handler returns, so the SDK's ack follows
+  the commit. A failed write answers 500 (events: ``status: LATER``): the gateway sends it again.
 * **The connection loop.** The SDK's own ``start()`` sleeps a fixed 10 s after any failure, calls
   the blocking ``requests`` open-connection request on the event loop and keeps no state. Ours
   runs that same request in a thread, reconnects with capped, jittered exponential backoff,
@@ -26,52 +26,39 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote_plus
 
 import websockets
 from dingtalk_stream import (
     AckMessage,
-    CallbackHandler,
     CallbackMessage,
     ChatbotMessage,
     Credential,
     DingTalkStreamClient,
-    EventHandler,
     EventMessage,
     SystemMessage,
 )
 from dingtalk_stream.card_callback import Card_Callback_Router_Topic
-from dingtalk_stream.frames import Headers
 
 from bot.dingtalk.adapter import DingtalkAdapter
-from bot.inbound import CardAction, ChatMessage
-from bot.ports import InboundRejected
+from bot.dingtalk.stream_handlers import (
+    Durable,
+    DurableCallbackHandler,
+    DurableEventHandler,
+    Quiet,
+    Store,
+    StreamObserver,
+    ack_frame,
+)
 
 log = logging.getLogger(__name__)
 
 ROBOT_TOPIC: str = ChatbotMessage.TOPIC  # /v1.0/im/bot/messages/get
 CARD_TOPIC: str = Card_Callback_Router_Topic  # /v1.0/card/instances/callback
-EVENT_TOPIC = "*"
 OPEN_PATH = "/v1.0/gateway/connections/open"
-
-Items = list[ChatMessage | CardAction]
-Store = Callable[[Items], Awaitable[int]]
-
-
-class StreamObserver(Protocol):
-    def state_changed(self, state: StreamState) -> None: ...
-    def frame(self, topic: str, outcome: str) -> None: ...
-
-
-class _Quiet:
-    def state_changed(self, state: StreamState) -> None:
-        pass
-
-    def frame(self, topic: str, outcome: str) -> None:
-        pass
 
 
 @dataclass
@@ -102,100 +89,6 @@ def backoff_delay(
     return step / 2 + rng() * step / 2
 
 
-# --- handlers: decode through the adapter, store, then let the SDK acknowledge --------------
-
-
-def _ack(message_id: str | None, code: int, message: str, data: Any) -> AckMessage:
-    ack = AckMessage()
-    ack.code = code
-    ack.headers.message_id = message_id
-    ack.headers.content_type = Headers.CONTENT_TYPE_APPLICATION_JSON
-    ack.message = message
-    ack.data = data
-    return ack
-
-
-class _Durable:
-    """Decode, store, and say how it went: (code, message) for the acknowledgement."""
-
-    def __init__(self, store: Store, observer: StreamObserver) -> None:
-        self.store = store
-        self.observer = observer
-
-    async def handle(self, topic: str, decode: Callable[[], Items]) -> tuple[int, str]:
-        try:
-            items = decode()
-        except InboundRejected as exc:
-            log.info("stream frame on %s refused: %s", topic, exc.reason)
-            self.observer.frame(topic, "rejected")
-            return AckMessage.STATUS_BAD_REQUEST, exc.reason
-        try:
-            new = await self.store(items)
-        except Exception:
-            log.exception("stream frame on %s could not be stored; the gateway will retry", topic)
-            self.observer.frame(topic, "failed")
-            return AckMessage.STATUS_SYSTEM_EXCEPTION, "internal error"
-        self.observer.frame(topic, "stored" if new or not items else "duplicate")
-        return AckMessage.STATUS_OK, "OK"
-
-
-class DurableCallbackHandler(CallbackHandler):
-    """Robot messages and card clicks: the ack's data is ``{"response": {}}`` (§2 step 4); a
-    click's card update still goes through the card API from the inbox worker, as over HTTP."""
-
-    def __init__(self, topic: str, decode: Callable[[dict[str, Any]], Items], durable: _Durable):
-        super().__init__()
-        self.topic = topic
-        self._decode = decode
-        self._durable = durable
-
-    async def process(self, message: CallbackMessage) -> tuple[int, str]:
-        data = message.data
-
-        def decode() -> Items:
-            if not isinstance(data, dict):
-                raise InboundRejected("frame data is not a JSON object")
-            return self._decode(data)
-
-        return await self._durable.handle(self.topic, decode)
-
-    async def raw_process(self, callback_message: CallbackMessage) -> AckMessage:
-        code, message = await self.process(callback_message)
-        return _ack(callback_message.headers.message_id, code, message, {"response": {}})
-
-
-class DurableEventHandler(EventHandler):
-    """Events: the ack's data says ``SUCCESS`` or ``LATER`` (redeliver), as the protocol asks
-    (the SDK's base echoes the event instead)."""
-
-    def __init__(self, adapter: DingtalkAdapter, durable: _Durable) -> None:
-        super().__init__()
-        self._adapter = adapter
-        self._durable = durable
-
-    async def process(self, event: EventMessage) -> tuple[int, str]:
-        h, data = event.headers, event.data
-
-        def decode() -> Items:
-            if not isinstance(data, dict):
-                raise InboundRejected("event data is not a JSON object")
-            return list(
-                self._adapter.stream_event_items(
-                    h.event_type or "", h.event_id or "", h.event_born_time, data
-                )
-            )
-
-        return await self._durable.handle(EVENT_TOPIC, decode)
-
-    async def raw_process(self, event_message: EventMessage) -> AckMessage:
-        code, message = await self.process(event_message)
-        # A refused (malformed) event is not worth redelivering; a failed write is.
-        status = "LATER" if code >= AckMessage.STATUS_SYSTEM_EXCEPTION else "SUCCESS"
-        return _ack(
-            event_message.headers.message_id, code, message, {"status": status, "message": message}
-        )
-
-
 # --- the client ---------------------------------------------------------------------------
 
 
@@ -219,13 +112,14 @@ class DingtalkStream(DingTalkStreamClient):
             Credential(settings.app_key, settings.app_secret.get_secret_value()), logger=log
         )
         self.settings = settings
-        self.observer: StreamObserver = observer or _Quiet()
+        self.observer: StreamObserver = observer or Quiet()
         self.state = StreamState()
         self._rng = rng
         self._open_url = settings.stream_gateway + OPEN_PATH
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
-        durable = _Durable(store, self.observer)
+        self._max_frame = settings.max_body_bytes + 8192  # the body plus the frame's envelope
+        durable = Durable(store, self.observer)
         self.register_callback_handler(
             ROBOT_TOPIC, DurableCallbackHandler(ROBOT_TOPIC, adapter.robot_items, durable)
         )
@@ -297,6 +191,7 @@ class DingtalkStream(DingTalkStreamClient):
             ping_interval=20,
             ping_timeout=20,
             close_timeout=2,
+            max_size=4 * self._max_frame,  # larger still: refused by the size check, not a drop
         ) as ws:
             self.websocket = ws
             self._set(True)
@@ -311,6 +206,8 @@ class DingtalkStream(DingTalkStreamClient):
     async def _frame(self, raw: str | bytes, ws: Any) -> None:
         """Route one frame through the SDK's handlers; answer on the socket it came from."""
         try:
+            if len(raw.encode() if isinstance(raw, str) else raw) > self._max_frame:
+                raise ValueError("frame too large")
             frame = json.loads(raw)
             if not isinstance(frame, dict):
                 raise ValueError("frame is not a JSON object")
@@ -327,8 +224,8 @@ class DingtalkStream(DingTalkStreamClient):
                 msg = CallbackMessage.from_dict(frame)
                 handler = self.callback_handler_map.get(msg.headers.topic)
                 if handler is None:
-                    self.observer.frame(str(msg.headers.topic), "unknown")
-                    ack = _ack(msg.headers.message_id, 404, "topic not subscribed", {})
+                    self.observer.frame("other", "unknown")
+                    ack = ack_frame(msg.headers.message_id, 404, "topic not subscribed", {})
                 else:
                     ack = await handler.raw_process(msg)
             else:
@@ -337,7 +234,7 @@ class DingtalkStream(DingTalkStreamClient):
             log.info("malformed stream frame refused: %s", exc)
             self.observer.frame("malformed", "rejected")
             message_id = _message_id(raw)
-            ack = _ack(message_id, 400, "malformed frame", {}) if message_id else None
+            ack = ack_frame(message_id, 400, "malformed frame", {}) if message_id else None
             disconnect = False
         if ack is not None:
             with contextlib.suppress(websockets.ConnectionClosed):

@@ -260,6 +260,9 @@ async def test_malformed_frames_are_refused_and_store_nothing(rig: Rig) -> None:
             a for a in rig.gateway.acks if a["ack"]["headers"].get("messageId") == "m-bad-json"
         ]
     )
+    huge = await rig.gateway.push_robot(robot_message("kehu70", "漏油" * 40_000))
+    await eventually(lambda: huge.acks)
+    assert huge.acks[0]["code"] == 400  # larger than dingtalk.max_body_bytes: refused, not lost
     await rig.gateway.push_raw({"no": "type"})
     await rig.gateway.ping(min(rig.gateway.conns), "opaque-1")
     pong = await eventually(lambda: rig.gateway.pongs)

@@ -88,5 +88,7 @@ def test_settings_default_to_http_and_check_the_gateway() -> None:
     assert s.stream and s.stream_gateway == "http://127.0.0.1:9"
     with pytest.raises(ValidationError):
         DingtalkSettings(**base, stream_gateway="wss://wrong")
+    with pytest.raises(ValidationError):  # the app secret never travels in clear
+        DingtalkSettings(**base, stream_gateway="http://gateway.example.com")
     with pytest.raises(ValidationError):
         DingtalkSettings(**base, mode="websocket")

@@ -11,6 +11,8 @@ from bot.inbound import CardAction
 from cards.actions import ActionKind, ActionRef, BadAction, recipient
 from core.messages import Actor
 from core.parts.commands import DecidePartsRequest
+from core.sla.commands import AcknowledgeSla
+from core.sla.scan import decode_items
 from core.tickets.commands import AcceptTicket, ConfirmResolution, RateTicket
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,13 @@ def card_action(msg: CardAction, actor: Actor, secret: bytes, now: datetime) -> 
                 replies=[texts.ASK_REOPEN_REASON.format(id=t)],
                 dialog=with_expiry({"kind": "reopen_reason", "ticket_id": t}, now),
             )
+        case ActionKind.ACK:
+            try:
+                kind, items = decode_items(ref.arg)
+            except (KeyError, ValueError):
+                return Decision(replies=[texts.CARD_NO_LONGER_VALID])
+            command = AcknowledgeSla(actor=actor, card_key=ref.card_key, kind=kind, items=items)
+            return Decision(commands=[command])
         case ActionKind.RATE:
             return Decision(
                 commands=[RateTicket(actor=actor, ticket_id=t, score=int(ref.arg or 0))]

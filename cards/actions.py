@@ -32,6 +32,7 @@ class ActionKind(StrEnum):
     KB_SOLVED = "kbsolved"  # 已解决 on the suggestions shown at intake (no ticket yet: id 0)
     KB_MORE = "kbmore"  # 仍需报修: go on with the intake
     KB_DRAFT = "kbdraft"  # 存为知识 on a resolved ticket's engineer card
+    ACK = "ack"  # 知道了 on an SLA warning or breach card
 
 
 class BadAction(ValueError):

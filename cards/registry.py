@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cards import approvals, completion, kb, summary, tickets
+from cards import approvals, completion, kb, sla, summary, tickets
 from cards.actions import Signer
 from cards.model import Card
 from cards.tickets import finished
 
 Builder = Callable[[dict[str, Any], str, Signer], Card]
 BUILDERS: dict[str, Builder] = {}
-for module in (tickets, completion, summary, approvals, kb):
+for module in (tickets, completion, summary, approvals, kb, sla):
     BUILDERS.update(module.BUILDERS)
 
 

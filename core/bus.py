@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,12 +47,14 @@ class MessageBus:
         config: DeskConfig,
         command_handlers: dict[type[Command], CommandHandler],
         event_handlers: dict[type[Event], list[EventHandler]],
+        before_commit: Sequence[Callable[[Context], Awaitable[None]]] = (),
     ) -> None:
         self.uow_factory = uow_factory
         self.clock = clock
         self.config = config
         self.command_handlers = command_handlers
         self.event_handlers = event_handlers
+        self.before_commit = list(before_commit)
 
     async def handle(self, command: Command) -> Any:
         """Run the command's handler and every event it causes, then commit once.
@@ -71,5 +73,7 @@ class MessageBus:
                 for react in self.event_handlers.get(type(event), []):
                     await react(event, ctx)
                 queue.extend(uow.collect_events())
+            for hook in self.before_commit:
+                await hook(ctx)
             await uow.commit()
         return result

@@ -267,6 +267,26 @@ kb_events = Table(  # searches, views, votes, suggestions and deflections, for t
     Index("ix_kb_events_kind_at", "kind", "at"),
 )
 
+sla_clocks = Table(  # one SLA target of a ticket: its due and warn times and what happened
+    "sla_clocks",
+    metadata,
+    Column("ticket_id", ID, ForeignKey("tickets.id"), primary_key=True),
+    Column("name", String(16), primary_key=True),  # response | arrival | resolve
+    Column("calendar", String(64), nullable=False),
+    Column("minutes", Integer, nullable=False),
+    Column("warn_seconds", Integer, nullable=False),
+    Column("started_at", TS, nullable=False),
+    Column("due_at", TS),  # null while paused
+    Column("warn_at", TS),
+    Column("met_at", TS),
+    Column("stopped", Boolean, nullable=False, default=False),
+    Column("pauses", JSON, nullable=False),  # [{"from", "to", "status"}]
+    Column("policy", String(32), nullable=False),  # fingerprint of policy + calendar
+    Column("warned_at", TS),
+    Column("breached_at", TS),
+    Column("check_at", TS, index=True),  # when the scan must look next; null: never
+)
+
 sla_marks = Table(
     "sla_marks",
     metadata,

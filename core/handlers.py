@@ -7,6 +7,7 @@ from core.parts import handlers as parts
 from core.reports import handlers as reports
 from core.settlement import handlers as settlement
 from core.signoff import handlers as signoff
+from core.sla import engine as sla
 from core.tickets import arrival, assignment, completion, conversation, dispatch, handlers
 
 MODULES = (
@@ -20,6 +21,7 @@ MODULES = (
     reports,
     signoff,
     settlement,
+    sla,
 )
 
 COMMAND_HANDLERS: dict[type, CommandHandler] = {}
@@ -31,3 +33,6 @@ for module in MODULES:
         COMMAND_HANDLERS[command] = handler
     for event, reactions in module.EVENT_HANDLERS.items():
         EVENT_HANDLERS.setdefault(event, []).extend(reactions)
+
+# run after every command's handlers and events, before the commit (SLA clocks follow)
+BEFORE_COMMIT = list(sla.BEFORE_COMMIT)

@@ -119,10 +119,23 @@ class CustomField(Strict):
         return self
 
 
+Pausable = Literal["new", "assigned", "accepted", "waiting_parts", "waiting_customer"]
+
+
 class SlaTargets(Strict):
+    """One SLA policy (CONTRACT §9): working minutes on ``calendar`` from the ticket's creation."""
+
     calendar: str = "office"
-    response_minutes: int = Field(default=60, ge=1)
-    resolve_minutes: int = Field(default=960, ge=1)
+    response_minutes: int = Field(default=60, ge=1)  # until an engineer accepts / staff reply
+    arrival_minutes: int | None = Field(default=None, ge=1)  # until 到场 (optional)
+    resolve_minutes: int = Field(default=960, ge=1)  # until resolved
+    warn_percent: int = Field(default=75, ge=1, le=99)  # warn when this share is used
+    pause_on: list[Pausable] = Field(default_factory=lambda: ["waiting_customer", "waiting_parts"])
+    escalate: Literal["none", "redispatch"] = "none"  # a breached response re-dispatches
+
+
+class SlaConfig(Strict):
+    scan_seconds: float = Field(default=15, gt=0, le=3600)  # how often due clocks are looked for
 
 
 class TicketTypeConfig(Strict):
@@ -304,6 +317,7 @@ class DeskConfig(Strict):
     reports: ReportsConfig = ReportsConfig()
     kb: KbConfig = KbConfig()
     settlement: SettlementConfig = SettlementConfig()
+    sla: SlaConfig = SlaConfig()
 
     @model_validator(mode="after")
     def _references(self) -> DeskConfig:

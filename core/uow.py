@@ -16,6 +16,7 @@ from core.people.directory import SqlPeopleRepository
 from core.queue import insert_ignoring_duplicates
 from core.settlement.repository import SqlSettlementRepository
 from core.signoff.repository import SqlSignoffRepository
+from core.sla.repository import SqlSlaRepository
 from core.tickets.offers import SqlDispatchRepository
 from core.tickets.repository import SqlTicketRepository
 
@@ -25,6 +26,7 @@ class UnitOfWork(Protocol):
     people: Any
     dispatch: Any  # offers, engineers' load (core/tickets/offers.py)
     parts: Any
+    sla: Any  # SLA clocks (core/sla/repository.py)
     assets: Any  # the asset registry (core/assets/)
     kb: Any
     signoffs: Any  # signing links and signatures (core/signoff/)
@@ -62,6 +64,7 @@ class SqlUnitOfWork:
         self.people = SqlPeopleRepository(self.conn)
         self.dispatch = SqlDispatchRepository(self.conn)
         self.parts = SqlPartsRepository(self.conn)
+        self.sla = SqlSlaRepository(self.conn)
         self.assets = SqlAssetRepository(self.conn)
         self.kb = SqlKbRepository(self.conn)
         self.signoffs = SqlSignoffRepository(self.conn)

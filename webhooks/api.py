@@ -18,7 +18,13 @@ from core import db
 from core.errors import FieldError, NotFound, ValidationFailed
 from core.messages import Actor, Channel
 from core.people.directory import identify
-from core.tickets.commands import AddNote, AssignTicket, ChangeStatus, OpenTicket
+from core.tickets.commands import (
+    AddNote,
+    AssignTicket,
+    ChangePriority,
+    ChangeStatus,
+    OpenTicket,
+)
 from core.tickets.repository import TicketFilter
 from core.tickets.views import ticket_detail, ticket_summary
 from core.tickets.workflow import Status
@@ -33,6 +39,7 @@ from webhooks.schemas import (
     ErrorOut,
     NoteIn,
     PartList,
+    PriorityChange,
     StatusChange,
     TicketCreate,
     TicketList,
@@ -175,11 +182,12 @@ async def get_ticket(request: web.Request) -> web.Response:
     ticket_id = _ticket_id(request)
     async with SqlUnitOfWork(services.engine) as uow:
         ticket = await uow.tickets.get(ticket_id)
+        clocks = await uow.sla.get(ticket_id) if ticket is not None else {}
         if ticket is None:
             raise NotFound(f"没有找到工单 #{ticket_id}")
         return _json(
             {
-                **ticket_detail(ticket, services.clock.now()),
+                **ticket_detail(ticket, services.clock.now(), clocks),
                 **await field_view(uow, ticket, services),
             }
         )
@@ -193,9 +201,22 @@ async def _run(request: web.Request, command: Any) -> web.Response:
 
 
 async def _detail(services: Any, ticket: Any) -> dict[str, Any]:
+    """The ticket as the API shows it, with its SLA clocks as just committed."""
     async with SqlUnitOfWork(services.engine) as uow:
         extra = await field_view(uow, ticket, services)
-    return {**ticket_detail(ticket, services.clock.now()), **extra}
+        clocks = await uow.sla.get(ticket.id)
+    return {**ticket_detail(ticket, services.clock.now(), clocks), **extra}
+
+
+async def change_priority(request: web.Request) -> web.Response:
+    ticket_id = _ticket_id(request)
+    body: PriorityChange = await _body(request, PriorityChange)
+    return await _run(
+        request,
+        ChangePriority(
+            actor=_caller(request), ticket_id=ticket_id, priority=body.priority, note=body.note
+        ),
+    )
 
 
 async def change_status(request: web.Request) -> web.Response:
@@ -294,6 +315,15 @@ ROUTES: tuple[Route, ...] = (
         change_status,
         "Change status",
         StatusChange,
+        TicketOut,
+        params=_ID,
+    ),
+    Route(
+        "POST",
+        "/tickets/{id}/priority",
+        change_priority,
+        "Change priority (the SLA clocks are recomputed from the ticket's creation)",
+        PriorityChange,
         TicketOut,
         params=_ID,
     ),

@@ -24,7 +24,7 @@ from core.assets.model import Asset
 from core.bus import MessageBus
 from core.cache import Cache, make_cache
 from core.clock import Clock, SystemClock
-from core.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
+from core.handlers import BEFORE_COMMIT, COMMAND_HANDLERS, EVENT_HANDLERS
 from core.people.directory import person_from_config
 from core.people.model import Person, PersonKind
 from core.settings import DeskConfig
@@ -140,6 +140,7 @@ def build_bus(engine: AsyncEngine, desk: DeskConfig, clock: Clock) -> MessageBus
         config=desk,
         command_handlers=dict(COMMAND_HANDLERS),
         event_handlers={k: list(v) for k, v in EVENT_HANDLERS.items()},
+        before_commit=BEFORE_COMMIT,
     )
 
 

@@ -14,6 +14,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from core.messages import Actor, Channel, Command
 from core.reports.commands import SendDailyDigest
+from core.sla.commands import RecomputeSla, ScanSla
+from core.sla.scan import BATCH
 from core.tickets.commands import ScanAssignments, ScanAutoClose
 from webhooks.bootstrap import Services
 
@@ -49,6 +51,27 @@ async def scan(services: Services) -> None:
         log.exception("dialog expiry scan failed")
 
 
+async def sla_scan(services: Services) -> None:
+    """Warnings and breaches due now; every instance scans (row locks share the work)."""
+    try:
+        while await services.bus.handle(ScanSla(actor=_system())) >= BATCH:
+            services.wake_outbox()
+    except Exception:
+        log.exception("SLA scan failed")
+    services.wake_outbox()
+
+
+async def recompute_sla(services: Services) -> int:
+    """After a (re)start with a changed config: recompute the stale clocks of open tickets."""
+    done, after = 0, 0
+    try:
+        while after := await services.bus.handle(RecomputeSla(actor=_system(), after_id=after)):
+            done += 1
+    except Exception:
+        log.exception("SLA recompute failed")
+    return done
+
+
 async def daily_digest(services: Services) -> None:
     await _issue(services, SendDailyDigest, services.clock.now().strftime("%Y%m%d"))
 
@@ -75,6 +98,16 @@ def start_scheduler(services: Services) -> AsyncIOScheduler:
         max_instances=1,
         coalesce=True,
     )
+    scheduler.add_job(
+        sla_scan,
+        "interval",
+        seconds=float(services.desk.sla.scan_seconds),
+        args=[services],
+        id="sla_scan",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(recompute_sla, args=[services], id="sla_recompute")  # once, at start
     at = digest_time(services)
     scheduler.add_job(
         daily_digest,

@@ -40,6 +40,11 @@ class StatusChange(In):
     note: str = Field(default="", max_length=2000)
 
 
+class PriorityChange(In):
+    priority: str = Field(min_length=1, max_length=16, description="urgent | high | normal | low")
+    note: str = Field(default="", max_length=2000)
+
+
 class AssignIn(In):
     assignee: str = Field(min_length=1, max_length=64, description="a staff member's id")
     note: str = Field(default="", max_length=2000)
@@ -60,6 +65,28 @@ class HistoryItem(BaseModel):
     action: str
 
 
+class SlaPause(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str | None
+    status: str
+
+
+class SlaTarget(BaseModel):
+    name: str = Field(description="response | arrival | resolve")
+    due_at: str | None = Field(description="null while paused")
+    met: bool | None = Field(description="true met in time, false missed or late, null running")
+    paused: bool
+    warned_at: str | None
+    breached_at: str | None
+    met_at: str | None
+    warn_at: str | None
+    minutes: int
+    calendar: str
+    pauses: list[SlaPause]
+
+
 class SlaOut(BaseModel):
     response_due_at: str | None
     resolve_due_at: str | None
@@ -69,6 +96,7 @@ class SlaOut(BaseModel):
     response_met: bool | None
     resolve_met: bool | None
     overdue: bool
+    targets: list[SlaTarget] = []
 
 
 class TicketSummary(BaseModel):

@@ -7,23 +7,62 @@ which also knows the make-up working days 调休), and has working hours on its 
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from zoneinfo import ZoneInfo
 
 from core.settings import CalendarConfig
+
+log = logging.getLogger(__name__)
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MAX_DAYS = 3660  # never search more than ten years ahead
 
 
+def _package_version() -> str:
+    try:
+        return version("chinese-calendar")
+    except PackageNotFoundError:  # pragma: no cover - it is a dependency
+        return "unknown"
+
+
+DATA_VERSION = _package_version()  # part of a clock's fingerprint: an upgrade recomputes
+_fallback_years: set[int] = set()
+
+
+def covered_years() -> tuple[int, int]:
+    """The first and last year chinese-calendar has holiday data for."""
+    from chinese_calendar import constants
+
+    years = [d.year for d in constants.holidays] + [d.year for d in constants.workdays]
+    return min(years), max(years)
+
+
+def uncovered_years(years: range) -> list[int]:
+    first, last = covered_years()
+    return [y for y in years if y < first or y > last]
+
+
 def _cn_workday(day: date) -> bool | None:
-    """chinese-calendar's answer, or None when the year is outside its tables."""
+    """chinese-calendar's answer, or None when the year is outside its tables (then the
+    weekly pattern alone decides: weekends off, no holidays; logged once per year)."""
     import chinese_calendar
 
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
+        if day.year not in _fallback_years:
+            _fallback_years.add(day.year)
+            log.warning(
+                "chinese-calendar %s has no holiday data for %s: counting weekends only that "
+                "year; upgrade it (pip install -U 'chinese-calendar>%s') once the State Council "
+                "has published the year's arrangement",
+                DATA_VERSION,
+                day.year,
+                DATA_VERSION,
+            )
         return None
 
 
@@ -53,25 +92,31 @@ def working_spans(cal: CalendarConfig, day: date) -> tuple[tuple[time, time], ..
     return _spans(weekday_hours)
 
 
-def add_business_minutes(cal: CalendarConfig, start: datetime, minutes: int) -> datetime:
-    """The instant ``minutes`` working minutes after ``start`` (aware), in the calendar's zone."""
+def _day_spans(cal: CalendarConfig, day: date, tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """The day's working spans as aware instants ("24:00" ends at the next midnight)."""
+    out = []
+    for begin, end in working_spans(cal, day):
+        span_end = (
+            datetime.combine(day + timedelta(days=1), time(0), tz)
+            if end == time.max
+            else datetime.combine(day, end, tz)
+        )
+        out.append((datetime.combine(day, begin, tz), span_end))
+    return out
+
+
+def add_business_time(cal: CalendarConfig, start: datetime, amount: timedelta) -> datetime:
+    """The instant ``amount`` of working time after ``start`` (aware), in the calendar's zone."""
     if start.tzinfo is None:
         raise ValueError("start must carry a time zone")
-    if minutes < 0:
+    if amount < timedelta(0):
         raise ValueError("minutes must not be negative")
     tz = ZoneInfo(cal.timezone)
     local = start.astimezone(tz)
-    remaining = timedelta(minutes=minutes)
+    remaining = amount
     day = local.date()
     for _ in range(_MAX_DAYS):
-        for begin, end in working_spans(cal, day):
-            span_start = datetime.combine(day, begin, tz)
-            # "24:00" ends at the next midnight, not a microsecond before it
-            span_end = (
-                datetime.combine(day + timedelta(days=1), time(0), tz)
-                if end == time.max
-                else datetime.combine(day, end, tz)
-            )
+        for span_start, span_end in _day_spans(cal, day, tz):
             cursor = max(span_start, local)
             if cursor >= span_end:
                 continue
@@ -81,3 +126,29 @@ def add_business_minutes(cal: CalendarConfig, start: datetime, minutes: int) -> 
             remaining -= available
         day += timedelta(days=1)
     raise ValueError("calendar has no working time in the next ten years")
+
+
+def add_business_minutes(cal: CalendarConfig, start: datetime, minutes: int) -> datetime:
+    """The instant ``minutes`` working minutes after ``start`` (aware), in the calendar's zone."""
+    if minutes < 0:
+        raise ValueError("minutes must not be negative")
+    return add_business_time(cal, start, timedelta(minutes=minutes))
+
+
+def business_time_between(cal: CalendarConfig, start: datetime, end: datetime) -> timedelta:
+    """Working time from ``start`` to ``end`` (both aware); zero when ``end`` is not later."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must carry a time zone")
+    if end <= start:
+        return timedelta(0)
+    tz = ZoneInfo(cal.timezone)
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    total = timedelta(0)
+    day = local_start.date()
+    while day <= local_end.date():
+        for span_start, span_end in _day_spans(cal, day, tz):
+            lo, hi = max(span_start, local_start), min(span_end, local_end)
+            if hi > lo:
+                total += hi - lo
+        day += timedelta(days=1)
+    return total

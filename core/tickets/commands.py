@@ -36,6 +36,15 @@ class AssignTicket(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ChangePriority(Command):
+    """Agents and managers: the SLA clocks are recomputed under the new priority's policy."""
+
+    ticket_id: int
+    priority: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class AddNote(Command):
     ticket_id: int
     text: str

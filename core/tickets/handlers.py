@@ -12,7 +12,7 @@ from core.people.model import Person
 from core.settings import FieldType, SlaTargets, TicketTypeConfig
 from core.sla.calendar import add_business_minutes
 from core.tickets import texts
-from core.tickets.commands import AddNote, AssignTicket, ChangeStatus, OpenTicket
+from core.tickets.commands import AddNote, AssignTicket, ChangePriority, ChangeStatus, OpenTicket
 from core.tickets.events import NoteAdded, TicketAssigned, TicketOpened, TicketStatusChanged
 from core.tickets.fields import validate_fields
 from core.tickets.model import Priority, Ticket, ref
@@ -193,6 +193,28 @@ async def assign_ticket(cmd: AssignTicket, ctx: Context) -> Ticket:
     return ticket
 
 
+async def change_priority(cmd: ChangePriority, ctx: Context) -> Ticket:
+    if not cmd.actor.has("agent", "manager"):
+        raise Forbidden("抱歉，只有客服或经理可以修改优先级。")
+    try:
+        priority = Priority(cmd.priority)
+    except ValueError:
+        raise ValidationFailed(
+            [FieldError("priority", "优先级应为 urgent、high、normal 或 low")]
+        ) from None
+    ticket = await load(ctx, cmd.ticket_id)
+    if ticket.priority is priority:
+        return ticket
+    previous = ticket.priority
+    ticket.priority = priority
+    ticket.record(
+        cmd.actor, ctx.clock.now(), "priority_changed",
+        **{"from": previous.value, "to": priority.value}, note=cmd.note,
+    )  # fmt: skip
+    await ctx.uow.tickets.save(ticket)  # the SLA clocks follow before the commit
+    return ticket
+
+
 async def add_note(cmd: AddNote, ctx: Context) -> Ticket:
     _require_staff(ctx, cmd, "添加备注")
     text = cmd.text.strip()
@@ -235,6 +257,7 @@ COMMAND_HANDLERS = {
     OpenTicket: open_ticket,
     ChangeStatus: change_status,
     AssignTicket: assign_ticket,
+    ChangePriority: change_priority,
     AddNote: add_note,
 }
 

@@ -63,6 +63,7 @@ class SqlTicketRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self.seen: dict[int, Ticket] = {}
+        self.saved: dict[int, Ticket] = {}  # added or changed in this unit of work
 
     async def next_id(self) -> int:
         """Numbers count from 1 per installation, without gaps (the counter row is locked)."""
@@ -72,6 +73,7 @@ class SqlTicketRepository:
         await self._conn.execute(insert(db.tickets).values(**_row_values(ticket), version=0))
         await self._write_history(ticket)
         self.seen[ticket.id] = ticket
+        self.saved[ticket.id] = ticket
 
     async def get(self, ticket_id: int, *, with_history: bool = True) -> Ticket | None:
         if ticket_id in self.seen:
@@ -102,6 +104,7 @@ class SqlTicketRepository:
         if result.rowcount != 1:
             raise Conflict(f"工单 {ticket.ref} 刚被其他人修改，请重试")
         ticket.version += 1
+        self.saved[ticket.id] = ticket
         await self._write_history(ticket)
 
     async def _write_history(self, ticket: Ticket) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from core.sla.clocks import TARGETS, Clock
 from core.tickets.model import HistoryEntry, Ticket
 
 
@@ -23,7 +24,28 @@ def history_item(entry: HistoryEntry) -> dict[str, Any]:
     }
 
 
-def sla_view(ticket: Ticket, now: datetime) -> dict[str, Any]:
+def target_view(clock: Clock, now: datetime) -> dict[str, Any]:
+    """One entry of ``sla.targets`` (CONTRACT §9), with the pauses and the mark times."""
+    return {
+        "name": clock.name,
+        "due_at": iso(clock.due_at),
+        "met": clock.met(now),
+        "paused": clock.paused,
+        "warned_at": iso(clock.warned_at),
+        "breached_at": iso(clock.breached_at),
+        "met_at": iso(clock.met_at),
+        "warn_at": iso(clock.warn_at),
+        "minutes": clock.minutes,
+        "calendar": clock.calendar,
+        "pauses": [
+            {"from": iso(p.start), "to": iso(p.end), "status": p.status} for p in clock.pauses
+        ],
+    }
+
+
+def sla_view(
+    ticket: Ticket, now: datetime, clocks: dict[str, Clock] | None = None
+) -> dict[str, Any]:
     response_met = (
         ticket.first_response_at <= ticket.response_due_at
         if ticket.first_response_at and ticket.response_due_at
@@ -46,6 +68,7 @@ def sla_view(ticket: Ticket, now: datetime) -> dict[str, Any]:
         "response_met": response_met,
         "resolve_met": resolve_met,
         "overdue": overdue,
+        "targets": [target_view(clocks[n], now) for n in TARGETS if clocks and n in clocks],
     }
 
 
@@ -64,13 +87,15 @@ def ticket_summary(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def ticket_detail(ticket: Ticket, now: datetime) -> dict[str, Any]:
+def ticket_detail(
+    ticket: Ticket, now: datetime, clocks: dict[str, Clock] | None = None
+) -> dict[str, Any]:
     return {
         **ticket_summary(ticket),
         "description": ticket.description,
         "channel": ticket.channel,
         "fields": ticket.fields,
-        "sla": sla_view(ticket, now),
+        "sla": sla_view(ticket, now, clocks),
         "rating": ticket.rating,
         "parts_cost": ticket.parts_cost,
         "closed_at": iso(ticket.closed_at),

@@ -13,6 +13,7 @@ from core.people.model import Person
 from core.tickets.model import Ticket
 from core.tickets.repository import TicketFilter
 from tests.fakes.dispatch import MemoryDispatch
+from tests.fakes.sla import MemorySla
 
 
 class MemoryStore:
@@ -27,6 +28,7 @@ class MemoryStore:
         self.assets: dict[str, Asset] = {}  # by upper-cased id
         self.signoffs: dict[tuple[int, int], str] = {}
         self.settlements: dict[int, Any] = {}
+        self.sla: dict[int, dict[str, Any]] = {}  # ticket id -> target -> Clock
 
 
 class MemoryAssets:
@@ -47,6 +49,7 @@ class MemoryTickets:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self.seen: dict[int, Ticket] = {}
+        self.saved: dict[int, Ticket] = {}
         self.loaded: dict[int, int] = {}  # the stored version each ticket was read at
         self.counter = store.counter
 
@@ -57,6 +60,7 @@ class MemoryTickets:
     async def add(self, ticket: Ticket) -> None:
         ticket.new_history.clear()
         self.seen[ticket.id] = ticket
+        self.saved[ticket.id] = ticket
 
     async def get(self, ticket_id: int, *, with_history: bool = True) -> Ticket | None:
         if ticket_id in self.seen:
@@ -77,6 +81,7 @@ class MemoryTickets:
             raise Conflict(f"工单 {ticket.ref} 刚被其他人修改，请重试")
         ticket.version += 1
         ticket.new_history.clear()
+        self.saved[ticket.id] = ticket
 
     async def list(self, flt: TicketFilter) -> tuple[list[Ticket], int]:
         items = [
@@ -149,6 +154,7 @@ class MemoryUnitOfWork:
         self.assets = MemoryAssets(self.store)
         self.signoffs = MemorySignoffs(self.store)
         self.settlements = MemorySettlements(self.store)
+        self.sla = MemorySla(self.store)
         self._outbox: list[Outbound] = []
         self._processed: set[str] = set()
         self.committed = False
@@ -162,6 +168,7 @@ class MemoryUnitOfWork:
             self.store.tickets[ticket.id] = copy.deepcopy(ticket)
         self.store.counter = self.tickets.counter
         self.dispatch.commit()
+        self.sla.commit()
         keys = {m.dedupe_key for m in self.store.outbox}
         self.store.outbox.extend(
             m for m in self._outbox if not m.dedupe_key or m.dedupe_key not in keys

@@ -35,6 +35,7 @@ DEMO_SPARE = {"HX-2000-01": "HX-2000-02"}
 # from the demo config at start and kept.
 RESET_TABLES = (
     "sla_marks",
+    "sla_clocks",
     "offers",
     "part_requests",
     "ticket_history",

@@ -4,18 +4,12 @@ response: a manual assignment or a 转派 is none; the engineer's 接单 is."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.bus import MessageBus
-from core.clock import FixedClock
 from core.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
-from core.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
-from core.messages import Actor, Channel, Command
-from core.people.directory import person_from_config
-from core.people.model import Person, PersonKind
+from core.messages import Actor
 from core.settings import DeskConfig, PersonConfig
 from core.tickets.commands import (
     AcceptTicket,
@@ -26,7 +20,7 @@ from core.tickets.commands import (
 )
 from core.tickets.model import Ticket
 from core.tickets.workflow import Status
-from tests.fakes.uow import MemoryStore, MemoryUnitOfWork
+from tests.fakes.desk import MemoryDesk, make_actor
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 6, 10, 10, 0, tzinfo=SH)
@@ -38,34 +32,12 @@ PEOPLE = [
 
 
 def actor(person_id: str) -> Actor:
-    cfg = next((p for p in PEOPLE if p.id == person_id), None)
-    if cfg is None:
-        return Actor(person_id=person_id, name=f"客户{person_id}", channel=Channel.WECOM)
-    return person_from_config(cfg).actor(Channel.WECOM)
+    return make_actor(PEOPLE, person_id)
 
 
-class Desk:
+class Desk(MemoryDesk):
     def __init__(self) -> None:
-        self.config = DeskConfig(people=PEOPLE, assignment={"auto_dispatch": False}).with_platforms(
-            ("wecom",)
-        )
-        self.store = MemoryStore()
-        for cfg in PEOPLE:
-            self.store.people[cfg.id] = person_from_config(cfg)
-        self.store.people["c1"] = Person(
-            id="c1", name="客户c1", kind=PersonKind.CUSTOMER, identities={"wecom": "c1"}
-        )
-        self.clock = FixedClock(NOW)
-        self.bus = MessageBus(
-            uow_factory=lambda: MemoryUnitOfWork(self.store),
-            clock=self.clock,
-            config=self.config,
-            command_handlers=dict(COMMAND_HANDLERS),
-            event_handlers={k: list(v) for k, v in EVENT_HANDLERS.items()},
-        )
-
-    async def handle(self, command: Command) -> Any:
-        return await self.bus.handle(command)
+        super().__init__(DeskConfig(people=PEOPLE, assignment={"auto_dispatch": False}), NOW)
 
     def ticket(self, ticket_id: int = 1) -> Ticket:
         return self.store.tickets[ticket_id]

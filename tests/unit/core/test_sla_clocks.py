@@ -10,12 +10,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.bus import MessageBus
-from core.clock import FixedClock
-from core.handlers import BEFORE_COMMIT, COMMAND_HANDLERS, EVENT_HANDLERS
-from core.messages import Actor, Channel, Command
-from core.people.directory import person_from_config
-from core.people.model import Person, PersonKind
+from core.messages import Actor
 from core.settings import CalendarConfig, DeskConfig, PersonConfig, TicketTypeConfig
 from core.sla.calendar import add_business_time, business_time_between, working_spans
 from core.sla.clocks import Pause, humanize, left_text, reach
@@ -27,7 +22,8 @@ from core.tickets.commands import (
     ChangeStatus,
     OpenTicket,
 )
-from tests.fakes.uow import MemoryStore, MemoryUnitOfWork
+from tests.fakes.desk import MemoryDesk, make_actor
+from tests.fakes.uow import MemoryStore
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 6, 10, 10, 0, tzinfo=SH)  # Tuesday, an ordinary working day
@@ -44,34 +40,12 @@ def repair(**sla: Any) -> TicketTypeConfig:
 
 
 def actor(pid: str) -> Actor:
-    cfg = next((p for p in PEOPLE if p.id == pid), None)
-    if cfg is None:
-        return Actor(person_id=pid, name=f"客户{pid}", channel=Channel.WECOM)
-    return person_from_config(cfg).actor(Channel.WECOM)
+    return make_actor(PEOPLE, pid)
 
 
-class Desk:
+class Desk(MemoryDesk):
     def __init__(self, config: DeskConfig, store: MemoryStore | None = None) -> None:
-        self.config = config.with_platforms(("wecom",))
-        self.store = store or MemoryStore()
-        if store is None:
-            for cfg in PEOPLE:
-                self.store.people[cfg.id] = person_from_config(cfg)
-            self.store.people["c1"] = Person(
-                id="c1", name="客户c1", kind=PersonKind.CUSTOMER, identities={"wecom": "c1"}
-            )
-        self.clock = FixedClock(NOW)
-        self.bus = MessageBus(
-            uow_factory=lambda: MemoryUnitOfWork(self.store),
-            clock=self.clock,
-            config=self.config,
-            command_handlers=dict(COMMAND_HANDLERS),
-            event_handlers={k: list(v) for k, v in EVENT_HANDLERS.items()},
-            before_commit=BEFORE_COMMIT,
-        )
-
-    async def handle(self, command: Command) -> Any:
-        return await self.bus.handle(command)
+        super().__init__(config, NOW, store)
 
     async def open(self, priority: str = "normal") -> int:
         ticket = await self.handle(

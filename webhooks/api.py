@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot import media
 from core import db
 from core.errors import FieldError, NotFound, ValidationFailed
+from core.inputs import MAX_JSON_DEPTH, PG_INT_MAX, ascii_int, loads_bounded, nul_path
 from core.messages import Actor, Channel
 from core.people.directory import identify
 from core.tickets.commands import (
@@ -55,6 +56,7 @@ from webhooks.settlement_api import (
 )
 
 PREFIX = "/api/v1"
+NUL_MESSAGE = "不能包含 NUL 字符（\\u0000）"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -77,13 +79,15 @@ def _json(data: Any, status: int = 200) -> web.Response:
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     raw = await request.read()
     try:
-        data = json.loads(raw or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise _Stop(
-            error_response(400, [{"field": "body", "message": "请求体不是有效的 JSON"}])
-        ) from None
+        data = loads_bounded(raw or b"null")
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON, or nested too deep
+        message = f"请求体不是有效的 JSON（嵌套不超过 {MAX_JSON_DEPTH} 层）"
+        raise _Stop(error_response(400, [{"field": "body", "message": message}])) from None
     if not isinstance(data, dict):
         raise _Stop(error_response(422, [{"field": "body", "message": "请求体应为 JSON 对象"}]))
+    where = nul_path(data)
+    if where:
+        raise _Stop(error_response(422, [{"field": where, "message": NUL_MESSAGE}]))
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -96,10 +100,10 @@ class _Stop(Exception):
 
 
 def _ticket_id(request: web.Request) -> int:
-    raw = request.match_info["id"].lstrip("#")
-    if not raw.isdigit() or len(raw) > 12:
-        raise NotFound(f"没有找到工单 {request.match_info['id']}")
-    return int(raw)
+    number = ascii_int(request.match_info["id"].lstrip("#"), lo=1)
+    if number is None:
+        raise NotFound(f"没有找到工单 {request.match_info['id'][:32]}")
+    return number
 
 
 def _caller(request: web.Request) -> Actor:
@@ -150,20 +154,21 @@ async def list_tickets(request: web.Request) -> web.Response:
     for s in statuses:
         if s not in Status._value2member_map_:
             errors.append(FieldError("status", f"未知的状态 {s}"))
-    limit, offset = q.get("limit", "50"), q.get("offset", "0")
-    if not limit.isdigit() or not 1 <= int(limit) <= 200:
+    limit = ascii_int(q.get("limit", "50"), lo=1, hi=200)
+    offset = ascii_int(q.get("offset", "0"), lo=0, hi=PG_INT_MAX)
+    if limit is None:
         errors.append(FieldError("limit", "应为 1 到 200 的整数"))
-    if not offset.isdigit():
-        errors.append(FieldError("offset", "应为非负整数"))
-    if errors:
+    if offset is None:
+        errors.append(FieldError("offset", f"应为 0 到 {PG_INT_MAX} 的整数"))
+    if errors or limit is None or offset is None:
         raise ValidationFailed(errors)
     flt = TicketFilter(
         status=statuses or None,
         assignee_id=q.get("assignee") or None,
         requester_id=q.get("requester") or None,
         type=q.get("type") or None,
-        limit=int(limit),
-        offset=int(offset),
+        limit=limit,
+        offset=offset,
     )
     async with SqlUnitOfWork(services.engine) as uow:
         tickets, total = await uow.tickets.list(flt)
@@ -503,6 +508,9 @@ def _guard(handler: Handler) -> Handler:
             return error_response(
                 401, [{"field": "Authorization", "message": "缺少或无效的访问令牌（Bearer token）"}]
             )
+        where = nul_path({**request.match_info, **request.query})
+        if where:  # PostgreSQL refuses NUL in text: never let one reach a query
+            return error_response(422, [{"field": where, "message": NUL_MESSAGE}])
         try:
             return await handler(request)
         except _Stop as stop:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.inbound import CardAction, ChatMessage, UrlChallenge
 from bot.ports import InboundDecoder, InboundRejected, RawRequest
+from core.inputs import strip_nul
 from core.people.ids import valid_user_id
 from webhooks.bootstrap import Services
 from webhooks.keys import SERVICES
@@ -39,6 +40,13 @@ def _reject(platform: str, status: int, reason: str, request: web.Request) -> we
     return web.json_response({"error": reason}, status=status)
 
 
+def _without_nul(item: ChatMessage | CardAction) -> ChatMessage | CardAction:
+    """PostgreSQL refuses NUL in text: a NUL in a message would make it unprocessable."""
+    data = item.model_dump()
+    clean = strip_nul(data)
+    return item if clean == data else type(item).model_validate(clean)
+
+
 def one_person(item: ChatMessage | CardAction) -> bool:
     return not item.user_id or valid_user_id(item.platform, item.user_id)
 
@@ -49,6 +57,7 @@ async def store_inbound(
     """The durable write every inbound item takes (HTTP callbacks and DingTalk Stream frames):
     the inbox row is committed when this returns; duplicates are counted, not stored. An item
     whose sender is not one person's id (``@all``, ``a|b``) is never stored."""
+    items = [_without_nul(i) for i in items]
     bad = [i for i in items if not one_person(i)]
     if bad:
         log.warning("%s: %d item(s) with an invalid user id dropped", platform, len(bad))

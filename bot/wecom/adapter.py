@@ -35,6 +35,7 @@ from bot.wecom.render import (
 from bot.wecom.settings import WecomSettings
 from cards.model import Card
 from core.cache import Cache
+from core.inputs import ascii_int
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +134,10 @@ class WecomAdapter:
             raise _rejection(exc) from None
 
     def _check_timestamp(self, timestamp: str) -> None:
-        if not timestamp.isdigit() or len(timestamp) > 12:
+        seconds = ascii_int(timestamp, hi=10**12)
+        if seconds is None:
             raise InboundRejected("timestamp is not a number", status=400)
-        if abs(self._clock() - int(timestamp)) > self.settings.timestamp_tolerance_s:
+        if abs(self._clock() - seconds) > self.settings.timestamp_tolerance_s:
             raise InboundRejected("stale timestamp", status=401)
 
     def ack_body(self, raw: RawRequest) -> tuple[bytes, str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.inbound import CardAction, ChatMessage, Location, Media, MessageKind
 from bot.wecom.crypto import safe_fromstring
+from core.inputs import ascii_int
 
 PLATFORM = "wecom"
 CARD_EVENTS = frozenset({"template_card_event", "template_card_menu_event"})
@@ -31,10 +32,7 @@ def _fields(root: ET.Element) -> dict[str, str]:
 
 
 def _int(value: str) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return ascii_int(value, hi=2**63 - 1)  # ASCII digits only: "²".isdigit() is true
 
 
 def _float(value: str) -> float | None:

@@ -324,3 +324,17 @@ async def test_a_signed_robot_message_from_no_single_person_is_refused(client: T
     r = await post_robot(client, payload)
     assert r.status == 400
     assert await inbox_count(client.app) == 0
+
+
+async def test_a_nul_in_a_message_is_dropped_not_fatal(
+    client: TestClient, fake: FakeDingtalk
+) -> None:
+    """PostgreSQL refuses NUL in text: it is removed before the message is stored."""
+    payload = robot_text("kehu10", "报修 注塑机\u0000漏油", "msgNul1")
+    payload["senderNick"] = "客\u0000户"
+    r = await post_robot(client, payload)
+    assert r.status == 200
+    replies = await eventually(lambda: texts_to(fake, "kehu10"))
+    assert "\x00" not in "".join(replies)
+    rows = await outbox_rows(client.app)
+    assert rows and all(r["status"] != "dead" for r in rows)

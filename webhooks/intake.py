@@ -22,11 +22,12 @@ from core.errors import DomainError
 from core.kb.search import KnowledgeSearch
 from core.messages import Actor, Channel, Outbound
 from core.people.directory import identify
+from core.people.ids import valid_user_id
 from core.people.model import Person
 from core.queue import backoff
 from core.settings import AssetConfig, DeskConfig
 from core.uow import SqlUnitOfWork
-from webhooks import answers, dialog_store
+from webhooks import answers, dialog_store, poison
 from webhooks.kb_chat import KbChat
 
 log = logging.getLogger(__name__)
@@ -69,19 +70,37 @@ class InboxWorker:
     async def _process(self, row: dict[str, Any]) -> None:
         try:
             item = _INBOUND.validate_python(row["payload"])
+            if item.user_id and not valid_user_id(item.platform, item.user_id):
+                raise poison.Poison(f"not one {item.platform} user id: {item.user_id[:64]!r}")
             await self._handle(row["id"], item)
         except Exception as exc:
-            log.exception("inbox row %s failed (attempt %s)", row["id"], row["attempts"])
-            retry_at = None
-            if row["attempts"] < self.max_attempts:
-                retry_at = self.clock.now() + timedelta(seconds=backoff(row["attempts"]))
-            async with self.engine.begin() as conn:
-                await inbox.mark_failed(
-                    conn, row["id"], error=f"{type(exc).__name__}: {exc}", retry_at=retry_at
-                )
+            await self._failed(row, exc)
             return
         async with self.engine.begin() as conn:
             await inbox.mark_done(conn, row["id"], at=self.clock.now())
+
+    async def _failed(self, row: dict[str, Any], exc: Exception) -> None:
+        """Passing trouble is retried with backoff; anything else is dead-lettered at once
+        with one log line, and the sender (when there is a sound one) is answered politely."""
+        why = poison.one_line(exc)
+        retry_at = None
+        if poison.transient(exc) and row["attempts"] < self.max_attempts:
+            retry_at = self.clock.now() + timedelta(seconds=backoff(row["attempts"]))
+            log.warning(
+                "inbox row %s failed (attempt %s), retrying: %s", row["id"], row["attempts"], why
+            )
+        else:
+            log.error(
+                "inbox row %s dead-lettered (attempt %s): %s", row["id"], row["attempts"], why
+            )
+        async with self.engine.begin() as conn:
+            await inbox.mark_failed(conn, row["id"], error=why, retry_at=retry_at)
+        to = poison.sender(row["payload"]) if retry_at is None else None
+        if to is not None:
+            try:
+                await self._tell(row["id"], to, poison.REPLY)
+            except Exception as reply_exc:  # the row is dead already; do not loop on it
+                log.error("inbox row %s: no reply sent: %s", row["id"], poison.one_line(reply_exc))
 
     async def _person(self, item: ChatMessage | CardAction) -> Person:
         async with SqlUnitOfWork(self.engine) as uow:
@@ -242,6 +261,16 @@ class InboxWorker:
                     conversation_id=msg.conversation_id if group else "",
                     text=text,
                     dedupe_key=f"inbox:{row_id}:{suffix}",
+                ),
+                at=self.clock.now(),
+            )
+            await uow.commit()
+
+    async def _tell(self, row_id: int, to: tuple[str, str], text: str) -> None:
+        async with SqlUnitOfWork(self.engine) as uow:
+            await uow.add_outbound(
+                Outbound(
+                    platform=to[0], user_id=to[1], text=text, dedupe_key=f"inbox:{row_id}:failed"
                 ),
                 at=self.clock.now(),
             )

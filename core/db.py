@@ -83,6 +83,8 @@ people = Table(
     Column("phone", String(40), nullable=False, default=""),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", TS, nullable=False),
+    Column("prefer_platform", String(16), nullable=False, default="", server_default=""),
+    Column("last_platform", String(16), nullable=False, default="", server_default=""),
 )
 
 identities = Table(

@@ -1,8 +1,16 @@
 """Telling people things: texts and cards for a person, written to the outbox.
 
-A person may be known on several platforms; a message goes to one of them: the ``prefer``ed
-platform when the person is known there (usually the ticket's channel), else the first one.
-Nothing is sent to someone known on no platform (an API-only requester, say).
+A person may be known on several platforms. Where a message goes is decided here and only here
+(:func:`where`), for every kind of notice:
+
+1. the person's ``prefer_platform`` from the config, when set;
+2. else, for a message about a ticket, the platform the ticket came from (looked up from
+   ``ticket_id``; a caller's ``prefer`` stands in when there is no ticket);
+3. else the platform the person last wrote or clicked on;
+4. else the first platform they are known on (alphabetically).
+
+Each step counts only when the person is known there and that platform is enabled. Nothing is
+sent to someone known on no platform (an API-only requester, say) or removed from the desk.
 """
 
 from __future__ import annotations
@@ -16,18 +24,29 @@ from core.people.model import Person
 
 
 def where(
-    person: Person | None, prefer: str = "", enabled: tuple[str, ...] = ()
+    person: Person | None, ticket_platform: str = "", enabled: tuple[str, ...] = ()
 ) -> tuple[str, str] | None:
-    """Where to reach a person: the preferred platform, else the first enabled one they use."""
+    """Where to reach a person (the rule above): ``(platform, user id)`` or None."""
     if person is None or not person.active:
         return None  # people removed from the config are told nothing more
     known = {p: uid for p, uid in person.identities.items() if not enabled or p in enabled}
     if not known:
         return None
-    if prefer and prefer in known:
-        return prefer, known[prefer]
+    for choice in (person.prefer_platform, ticket_platform, person.last_platform):
+        if choice and choice in known:
+            return choice, known[choice]
     platform = sorted(known)[0]
     return platform, known[platform]
+
+
+async def _target(
+    ctx: Context, person_id: str, ticket_id: int | None, prefer: str
+) -> tuple[str, str] | None:
+    platform = prefer
+    if ticket_id is not None:
+        ticket = await ctx.uow.tickets.get(ticket_id)  # usually already loaded by the handler
+        platform = ticket.channel if ticket is not None else prefer
+    return where(await ctx.uow.people.get(person_id), platform, ctx.config.platforms)
 
 
 async def tell(
@@ -42,7 +61,7 @@ async def tell(
     """Queue a text for a person; ``key`` makes it once-only. False when unreachable."""
     if not person_id:
         return False
-    target = where(await ctx.uow.people.get(person_id), prefer, ctx.config.platforms)
+    target = await _target(ctx, person_id, ticket_id, prefer)
     if target is None:
         return False
     await ctx.uow.add_outbound(
@@ -83,7 +102,7 @@ async def card(
     """
     if not person_id:
         return False
-    target = where(await ctx.uow.people.get(person_id), prefer, ctx.config.platforms)
+    target = await _target(ctx, person_id, ticket_id, prefer)
     if target is None:
         return False
     intent: dict[str, Any] = {"builder": builder, "args": args}

@@ -50,6 +50,9 @@ class PersonConfig(Strict):
     level: str = ""  # engineer level for the labour rate (settlement.labour_rates)
     wecom_userid: str = ""
     dingtalk_userid: str = ""
+    prefer_platform: Literal["", "wecom", "dingtalk"] = Field(
+        default="", description="reach this person here; default: the ticket's platform"
+    )
 
     @field_validator("wecom_userid", "dingtalk_userid")
     @classmethod

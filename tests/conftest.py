@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from core import db
-from webhooks.bootstrap import migrate
+from webhooks.bootstrap import migrate, sync_directory
 from webhooks.settings import Settings, load_settings
 
 PG_URL = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
@@ -67,6 +67,24 @@ async def database_url(tmp_path: Path) -> str:
         await _reset_postgres(PG_URL)
         return PG_URL
     return f"sqlite+aiosqlite:///{tmp_path / 'chatdesk.db'}"
+
+
+@pytest.fixture
+async def synced_engine(database_url: str) -> AsyncIterator[Callable[..., Any]]:
+    """``await synced_engine(desk, at)``: the test database, migrated, staff and parts synced
+    from ``desk`` as ``serve`` does at start; disposed after the test."""
+    engines = []
+
+    async def factory(desk: Any, at: Any) -> Any:
+        engine = db.make_engine(database_url)
+        await migrate(engine)
+        await sync_directory(engine, desk, at)
+        engines.append(engine)
+        return engine
+
+    yield factory
+    for engine in engines:
+        await engine.dispose()
 
 
 @pytest.fixture

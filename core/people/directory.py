@@ -30,6 +30,7 @@ def person_from_config(cfg: PersonConfig) -> Person:
         max_open=cfg.max_open,
         phone=cfg.phone,
         identities=identities,
+        prefer_platform=cfg.prefer_platform,
     )
 
 
@@ -47,6 +48,8 @@ def _from_row(row: Any, identities: dict[str, str]) -> Person:
         phone=m["phone"],
         active=m["active"],
         identities=identities,
+        prefer_platform=m["prefer_platform"],
+        last_platform=m["last_platform"],
     )
 
 
@@ -111,6 +114,7 @@ class SqlPeopleRepository:
             "max_open": person.max_open,
             "phone": person.phone,
             "active": person.active,
+            "prefer_platform": person.prefer_platform,
         }
         changed = await self._conn.execute(
             update(db.people).where(db.people.c.id == person.id).values(**values)
@@ -151,6 +155,14 @@ class SqlPeopleRepository:
             )
         )
 
+    async def touch_platform(self, person_id: str, platform: str) -> None:
+        """Remember where the person last wrote (written only when it changes)."""
+        await self._conn.execute(
+            update(db.people)
+            .where(db.people.c.id == person_id, db.people.c.last_platform != platform)
+            .values(last_platform=platform)
+        )
+
     async def deactivate_staff_except(self, keep: set[str]) -> None:
         await self._conn.execute(
             update(db.people)
@@ -183,6 +195,9 @@ async def identify(
     """The person behind a platform identity; an unknown one is registered as a customer."""
     person = await repo.by_identity(platform, user_id)
     if person is not None:
+        if person.last_platform != platform:
+            await repo.touch_platform(person.id, platform)
+            person.last_platform = platform
         return person
     number = await db.next_counter(conn, "customer")
     person = Person(
@@ -190,6 +205,8 @@ async def identify(
         name=display_name or f"客户{number}",
         kind=PersonKind.CUSTOMER,
         identities={platform: user_id},
+        last_platform=platform,
     )
     await repo.upsert(person, at=at)
+    await repo.touch_platform(person.id, platform)
     return person

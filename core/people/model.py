@@ -36,6 +36,8 @@ class Person:
     phone: str = ""
     active: bool = True
     identities: dict[str, str] = field(default_factory=dict)  # platform -> user id
+    prefer_platform: str = ""  # from the config: always reach this person there
+    last_platform: str = ""  # where this person last wrote or clicked
 
     @property
     def is_staff(self) -> bool:

@@ -22,7 +22,7 @@ RUN useradd --create-home --uid 10001 chatdesk
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/* && rm -rf /wheels
 WORKDIR /app
-RUN mkdir -p /app/var && chown chatdesk:chatdesk /app/var
+RUN mkdir -p /app/var/media && chown -R chatdesk:chatdesk /app/var
 USER chatdesk
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

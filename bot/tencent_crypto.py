@@ -18,6 +18,7 @@ import os
 import re
 import struct
 from collections.abc import Callable
+from typing import Any
 
 from Crypto.Cipher import AES
 
@@ -87,6 +88,16 @@ class Base64Error(CryptoError):
 
 class ReplyBuildError(CryptoError):
     code = GEN_RETURN_XML_ERROR
+
+
+def aes_key_setting(value: Any) -> Any:
+    """A config field (a SecretStr) holding an EncodingAESKey, checked exactly as the crypto
+    checks it when ``serve`` starts, so that ``check-config`` reports it first."""
+    try:
+        decode_aes_key(value.get_secret_value())
+    except CryptoError as exc:
+        raise ValueError(f"{exc}（请从控制台复制完整的 43 位 EncodingAESKey）") from None
+    return value
 
 
 def decode_aes_key(encoding_aes_key: str) -> bytes:

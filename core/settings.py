@@ -38,6 +38,9 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+CUSTOMER_ID = re.compile(r"[cC][0-9]+")
+
+
 class PersonConfig(Strict):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     name: str = Field(min_length=1)
@@ -53,6 +56,16 @@ class PersonConfig(Strict):
     prefer_platform: Literal["", "wecom", "dingtalk"] = Field(
         default="", description="reach this person here; default: the ticket's platform"
     )
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        # c1, c2, ... are the ids customers get on first contact; api is the REST caller
+        if CUSTOMER_ID.fullmatch(value) or value.lower() in ("api", "system"):
+            raise ValueError(
+                f"id {value} 已保留（c+数字 是客户编号，api/system 为系统使用），请换一个"
+            )
+        return value
 
     @field_validator("wecom_userid", "dingtalk_userid")
     @classmethod

@@ -95,11 +95,15 @@ async def answer_text(engine: AsyncEngine, query: Query, actor: Actor, config: D
             return await _asset_answer(uow, query.text, actor, config)
         ref = f"#{query.ticket_id}"
         ticket = await uow.tickets.get(query.ticket_id or 0, with_history=False)
+        involved = ticket is not None and (
+            actor.person_id in (ticket.requester_id, ticket.assignee_id)
+            or actor.has("agent", "manager", "stock_keeper")
+        )
+        if not actor.has(*STAFF_ROLES) and not involved:
+            # a customer learns nothing about other people's tickets, not even that they exist
+            return texts.NOT_FOUND_OR_NOT_YOURS.format(ref=ref)
         if ticket is None:
             return texts.NO_SUCH_TICKET.format(ref=ref)
-        involved = actor.person_id in (ticket.requester_id, ticket.assignee_id) or actor.has(
-            "agent", "manager", "stock_keeper"
-        )
         if not involved:
             return texts.NOT_INVOLVED.format(ref=ref)
         assignee = await uow.people.get(ticket.assignee_id) if ticket.assignee_id else None

@@ -193,6 +193,47 @@ def config_path(explicit: str | None) -> Path | None:
     return default if default.exists() else None
 
 
+_SECRET_KEY = re.compile(r"secret|token|password|passwd|aes_key|api_key|private", re.I)
+_KEY = re.compile(r"^(\s*)(?:-\s+)?([^\s:#][^:#]*?)\s*:(?:\s|$)")
+
+
+def _line_is_secret(lines: list[str], n: int) -> bool:
+    """Whether line ``n`` holds (or continues) a value under a secret-looking key."""
+    indent = None
+    for line in reversed(lines[: n + 1]):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        width = len(line) - len(line.lstrip())
+        if indent is not None and width >= indent:
+            continue
+        match = _KEY.match(line)
+        if match and _SECRET_KEY.search(match.group(2)):
+            return True
+        indent = width if indent is None else min(indent, width)
+        if width == 0:
+            return False
+    return False
+
+
+def yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """Where and what, with the offending lines shown only when they hold no secret."""
+    lines = text.splitlines()
+    parts = []
+    for what, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)):
+        if not what or mark is None:
+            continue
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列（line {mark.line + 1}）：{what}"
+        if mark.line < len(lines) and lines[mark.line].strip():
+            shown = (
+                "****（值已隐藏）"
+                if _line_is_secret(lines, mark.line)
+                else lines[mark.line].strip()
+            )
+            where += f"：{shown[:120]}"
+        parts.append(where)
+    return "；".join(parts) or str(exc.problem)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -200,6 +241,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError([f"{path}: 无法读取配置文件（{exc.strerror}）"]) from None
     try:
         data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError([f"{path}: YAML 格式错误：{yaml_problem(exc, text)}"]) from None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: an impossible date, 2025-02-30
         raise ConfigError([f"{path}: YAML 格式错误：{exc}"]) from None
     if data is None:

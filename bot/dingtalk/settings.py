@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from bot.tencent_crypto import aes_key_setting
+
 DINGTALK_GATEWAY = "https://api.dingtalk.com"
 
 CARD_SECRET_MISSING = (
@@ -80,6 +82,11 @@ class DingtalkSettings(BaseModel):
                 "（接单 #n）/ StandardCard clicks cannot come back over the stream: set a template"
             ]
         return []
+
+    @field_validator("event_aes_key")
+    @classmethod
+    def _event_aes_key(cls, value: SecretStr) -> SecretStr:
+        return aes_key_setting(value) if value.get_secret_value() else value
 
     @model_validator(mode="after")
     def _card_callbacks_are_signed(self) -> DingtalkSettings:

@@ -200,6 +200,8 @@ async def identify(
             person.last_platform = platform
         return person
     number = await db.next_counter(conn, "customer")
+    while await repo.get(f"c{number}") is not None:  # never take over someone else's id
+        number = await db.next_counter(conn, "customer")
     person = Person(
         id=f"c{number}",
         name=display_name or f"客户{number}",

@@ -424,3 +424,38 @@ def test_a_person_s_platform_id_is_one_person(tmp_path: Path, key: str, value: s
     body = GOOD.replace("wecom_userid: zhangwei", f'{key}: "{value}"')
     problems = problems_of(write(tmp_path, body))
     assert [p.split(":")[0] for p in problems] == [f"people.0.{key}"]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        f'wecom:\n  secret: "{WECOM_SECRET}\n  token: x\n',  # unterminated quote
+        f"dingtalk:\n  app_secret: {DING_SECRET}: b\n",  # a colon in a plain value
+        f'api_tokens:\n  - "{API_TOKEN}\n',
+    ],
+)
+def test_a_yaml_syntax_error_never_prints_a_secret(tmp_path: Path, broken: str) -> None:
+    path = write(tmp_path, broken)
+    result = run(sys.executable, "-m", "webhooks", "check-config", "--config", str(path))
+    assert result.returncode == 1 and "YAML" in result.stderr and "line 2" in result.stderr
+    for secret in (WECOM_SECRET, DING_SECRET, API_TOKEN):
+        assert secret not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("section", "key"), [("wecom", "encoding_aes_key"), ("dingtalk", "event_aes_key")]
+)
+def test_check_config_refuses_an_aes_key_serve_would_crash_on(
+    tmp_path: Path, section: str, key: str
+) -> None:
+    body = GOOD.replace(f'encoding_aes_key: "{AES_KEY}"', f'encoding_aes_key: "{AES_KEY[:42]}"')
+    if section == "dingtalk":
+        body = GOOD.replace(
+            f'  card_callback_secret: "{DING_CARD_SECRET}"\n',
+            f'  card_callback_secret: "{DING_CARD_SECRET}"\n  event_aes_key: "{AES_KEY}!"\n',
+        )
+    result = run(
+        sys.executable, "-m", "webhooks", "check-config", "--config", str(write(tmp_path, body))
+    )
+    assert result.returncode == 1 and "config OK" not in result.stdout
+    assert f"{section}.{key}" in result.stderr and "43" in result.stderr

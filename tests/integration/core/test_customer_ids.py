@@ -1,0 +1,37 @@
+"""Customers numbered c1, c2, ... never take over a staff member's id (issue #8 item 9)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.people.directory import identify
+from core.people.model import Person, PersonKind
+from core.settings import DeskConfig, PersonConfig
+from core.uow import SqlUnitOfWork
+
+T0 = datetime(2025, 6, 10, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("pid", ["c12", "C3", "api", "system"])
+def test_the_config_refuses_ids_reserved_for_customers_and_the_system(pid: str) -> None:
+    with pytest.raises(ValueError, match="已保留"):
+        PersonConfig(id=pid, name="x", roles=["engineer"])
+
+
+async def test_a_new_customer_skips_an_id_already_taken(synced_engine) -> None:
+    engine = await synced_engine(DeskConfig(), T0)
+    async with SqlUnitOfWork(engine) as uow:  # e.g. configured before ids were reserved
+        staff = Person(id="c1", name="陈工", kind=PersonKind.STAFF, roles=frozenset({"engineer"}))
+        await uow.people.upsert(staff, at=T0)
+        await uow.commit()
+    async with SqlUnitOfWork(engine) as uow:
+        customer = await identify(
+            uow.people, uow.conn, platform="wecom", user_id="kehu", display_name="王", at=T0
+        )
+        await uow.commit()
+    assert customer.id == "c2"
+    async with SqlUnitOfWork(engine) as uow:
+        kept = await uow.people.get("c1")
+    assert kept is not None and kept.is_staff and kept.name == "陈工" and not kept.identities

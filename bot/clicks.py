@@ -13,7 +13,13 @@ from core.messages import Actor
 from core.parts.commands import DecidePartsRequest
 from core.sla.commands import AcknowledgeSla
 from core.sla.scan import decode_items
-from core.tickets.commands import AcceptTicket, ConfirmResolution, RateTicket
+from core.tickets.commands import (
+    AcceptTicket,
+    ConfirmResolution,
+    DeclineTicket,
+    RateTicket,
+    ReopenTicket,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,7 @@ def card_action(msg: CardAction, actor: Actor, secret: bytes, now: datetime) -> 
             return Decision(
                 replies=[texts.ASK_DECLINE_REASON.format(id=t)],
                 dialog=with_expiry({"kind": "decline_reason", "ticket_id": t}, now),
+                precheck=DeclineTicket(actor=actor, ticket_id=t, reason=""),
             )
         case ActionKind.APPROVE:
             return Decision(
@@ -45,9 +52,14 @@ def card_action(msg: CardAction, actor: Actor, secret: bytes, now: datetime) -> 
                 ]
             )
         case ActionKind.REJECT:
-            state = {"kind": "reject_reason", "ticket_id": t, "request_id": int(ref.arg or 0)}
+            request_id = int(ref.arg or 0)
+            state = {"kind": "reject_reason", "ticket_id": t, "request_id": request_id}
             return Decision(
-                replies=[texts.ASK_REJECT_REASON.format(id=t)], dialog=with_expiry(state, now)
+                replies=[texts.ASK_REJECT_REASON.format(id=t)],
+                dialog=with_expiry(state, now),
+                precheck=DecidePartsRequest(
+                    actor=actor, request_id=request_id, approve=False, reason=""
+                ),
             )
         case ActionKind.CONFIRM:
             return Decision(commands=[ConfirmResolution(actor=actor, ticket_id=t)])
@@ -55,6 +67,7 @@ def card_action(msg: CardAction, actor: Actor, secret: bytes, now: datetime) -> 
             return Decision(
                 replies=[texts.ASK_REOPEN_REASON.format(id=t)],
                 dialog=with_expiry({"kind": "reopen_reason", "ticket_id": t}, now),
+                precheck=ReopenTicket(actor=actor, ticket_id=t, reason=""),
             )
         case ActionKind.ACK:
             try:

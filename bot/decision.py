@@ -52,6 +52,10 @@ class Decision:
     replies: list[str] = field(default_factory=list)
     queries: list[Query] = field(default_factory=list)
     dialog: Any = KEEP  # KEEP, None (clear) or the new state
+    # Before asking for a reason: the same command without one. Refused for the missing
+    # reason, the question stands; refused for anything else (already decided, not yours),
+    # that refusal is the answer and nothing is asked.
+    precheck: Command | None = None
 
 
 def with_expiry(state: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -68,7 +68,11 @@ def _command(p: Parsed, msg: ChatMessage, actor: Actor, situation: Situation) ->
         case "decline":
             if not p.text:
                 state = with_expiry({"kind": "decline_reason", "ticket_id": t}, situation.now)
-                return Decision(replies=[texts.ASK_DECLINE_REASON.format(id=t)], dialog=state)
+                return Decision(
+                    replies=[texts.ASK_DECLINE_REASON.format(id=t)],
+                    dialog=state,
+                    precheck=DeclineTicket(actor=actor, ticket_id=t, reason=""),
+                )
             return Decision(commands=[DeclineTicket(actor=actor, ticket_id=t, reason=p.text)])
         case "transfer":
             return Decision(commands=[TransferTicket(actor=actor, ticket_id=t, to=p.text)])

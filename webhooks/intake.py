@@ -18,7 +18,7 @@ from bot.inbound import CardAction, ChatMessage, Inbound
 from bot.intents import decide
 from core import inbox
 from core.bus import MessageBus
-from core.errors import DomainError
+from core.errors import DomainError, ValidationFailed
 from core.kb.search import KnowledgeSearch
 from core.messages import Actor, Channel, Outbound
 from core.people.directory import identify
@@ -173,6 +173,10 @@ class InboxWorker:
             secret=self.action_secret,
             situation=situation,
         )
+        if decision.precheck is not None:
+            refusal = await self._refusal(decision.precheck)
+            if refusal is not None:  # e.g. a stale 拒单 / 驳回: already decided, ask nothing
+                decision = Decision(replies=[refusal], dialog=None)
         replies = list(decision.replies)
         failed = False
         for i, command in enumerate(decision.commands):
@@ -187,6 +191,18 @@ class InboxWorker:
         if replies:
             await self._reply(row_id, item, "\n".join(replies))
         await self._mark_handled(marker)
+
+    async def _refusal(self, command: Any) -> str | None:
+        """Why ``command`` (sent without its reason) would be refused, other than for that."""
+        try:
+            await self.bus.handle(command)
+        except ValidationFailed as exc:
+            if all(e.field == "reason" for e in exc.errors):
+                return None
+            return exc.message
+        except DomainError as exc:
+            return exc.message
+        return None
 
     async def _mark_handled(self, marker: str) -> None:
         async with SqlUnitOfWork(self.engine) as uow:

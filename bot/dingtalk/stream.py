@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 ROBOT_TOPIC: str = ChatbotMessage.TOPIC  # /v1.0/im/bot/messages/get
 CARD_TOPIC: str = Card_Callback_Router_Topic  # /v1.0/card/instances/callback
 OPEN_PATH = "/v1.0/gateway/connections/open"
+MAX_IN_FLIGHT = 500  # frames being written at once; the inbox writer commits them in groups
 
 
 @dataclass
@@ -118,6 +119,7 @@ class DingtalkStream(DingTalkStreamClient):
         self._open_url = settings.stream_gateway + OPEN_PATH
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._max_frame = settings.max_body_bytes + 8192  # the body plus the frame's envelope
         durable = Durable(store, self.observer)
         self.register_callback_handler(
@@ -198,10 +200,17 @@ class DingtalkStream(DingTalkStreamClient):
             log.info("DingTalk stream connected (%d reconnects)", self.state.reconnects)
             async for raw in ws:
                 healthy = True
+                await (
+                    self._slots.acquire()
+                )  # at most MAX_IN_FLIGHT: then stop reading (backpressure)
                 task = asyncio.create_task(self._frame(raw, ws))
                 self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(self._frame_done)
         return healthy
+
+    def _frame_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
 
     async def _frame(self, raw: str | bytes, ws: Any) -> None:
         """Route one frame through the SDK's handlers; answer on the socket it came from."""

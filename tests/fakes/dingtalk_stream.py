@@ -44,6 +44,7 @@ class Push:
     deliveries: list[tuple[str, int, float]] = field(default_factory=list)  # (messageId, conn, t)
     acks: list[dict[str, Any]] = field(default_factory=list)
     done: bool = False
+    done_at: float = 0.0  # monotonic time of the ack that completed it
     lose_acks: int = 0
     prefer_other: bool = False
     drop_on_ack: bool = False
@@ -80,6 +81,7 @@ class FakeStreamGateway:
     open_attempts: int = 0
     _tickets: dict[str, tuple[set[str], float]] = field(default_factory=dict)
     _by_message: dict[str, Push] = field(default_factory=dict)
+    _pending: dict[int, Push] = field(default_factory=dict)  # not yet acknowledged
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     _ticker: asyncio.Task[None] | None = None
@@ -89,6 +91,7 @@ class FakeStreamGateway:
     def _push(self, kind: str, topic: str, data: Any, headers: dict[str, str]) -> Push:
         push = Push(next(self._ids), kind, topic, json.dumps(data, ensure_ascii=False), headers)
         self.pushes.append(push)
+        self._pending[push.id] = push
         return push
 
     async def push_robot(
@@ -220,7 +223,7 @@ class FakeStreamGateway:
         while True:
             await asyncio.sleep(0.05)
             now = time.monotonic()
-            for push in self.pushes:
+            for push in list(self._pending.values()):
                 if push.done:
                     continue
                 if not push.deliveries:
@@ -290,7 +293,8 @@ class FakeStreamGateway:
             push.deliveries[-1] = (mid, cid, 0.0)
             return
         if ok:
-            push.done = True
+            push.done, push.done_at = True, time.monotonic()
+            self._pending.pop(push.id, None)
         else:  # a failure answer: deliver again soon (not in a tight loop)
             mid, cid, at = push.deliveries[-1]
             push.deliveries[-1] = (mid, cid, min(at, time.monotonic() - self.redeliver_after + 0.2))

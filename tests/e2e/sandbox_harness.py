@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -77,6 +78,24 @@ class Demo:
             return None
 
         return await self.wait(find)
+
+    async def report(self, platform: str, person: str, text: str) -> str:
+        """Report a problem and return the new ticket's ``#n``; when the knowledge base offers
+        articles first (已解决 / 仍需报修), the person still wants the repair."""
+        await self.say(platform, person, text)
+        pressed: set[int] = set()
+
+        async def created() -> str | None:
+            for t in await self.texts(platform, person):
+                if m := re.search(r"已为您创建工单 (#\d+)", t):
+                    return m.group(1)
+            for card in await self.cards(platform, person):
+                if "仍需报修" in buttons(card) and card["id"] not in pressed:
+                    pressed.add(card["id"])
+                    await self.click(platform, person, card, "仍需报修")
+            return None
+
+        return await self.wait(created)
 
     async def click(self, platform: str, person: str, card: dict[str, Any], button: str) -> int:
         status, _ = await self.post(

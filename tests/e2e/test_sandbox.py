@@ -26,10 +26,8 @@ async def test_report_accept_parts_summary(tmp_path: Path, platform: str) -> Non
     async with start_demo(tmp_path) as demo:
         seeded = await _count(demo.app, db.tickets)
         assert seeded > 20  # weeks of history
-        status, _ = await demo.say(platform, "c-liuyang", "报修 HX-2000-01 注塑机报警停机")
-        assert status == 200
-        ref = f"#{seeded + 1}"
-        await demo.wait(lambda: _has(demo.texts(platform, "c-liuyang"), f"已为您创建工单 {ref}"))
+        ref = await demo.report(platform, "c-liuyang", "报修 HX-2000-01 注塑机报警停机")
+        assert ref == f"#{seeded + 1}"  # numbering continues after the seeded history
 
         # HX-2000-01 is in 华东: one of its two engineers gets the assignment card.
         async def offered() -> tuple[str, dict] | None:  # type: ignore[type-arg]
@@ -139,16 +137,15 @@ async def test_home_redirects_and_page_has_the_contract_controls(tmp_path: Path)
 async def test_reset_restores_the_demo(tmp_path: Path) -> None:
     async with start_demo(tmp_path) as demo:
         seeded = await _count(demo.app, db.tickets)
-        await demo.say("wecom", "c-liuyang", "报修 HX-2000-01 漏油")
-        await demo.wait(lambda: _has(demo.texts("wecom", "c-liuyang"), f"#{seeded + 1}"))
+        assert await demo.report("wecom", "c-liuyang", "报修 HX-2000-01 漏油") == f"#{seeded + 1}"
         assert await _count(demo.app, db.tickets) == seeded + 1
         status, body = await demo.post("/sandbox/api/reset", {})
         assert status == 200 and body["tickets"] == seeded
         assert await _count(demo.app, db.tickets) == seeded
+        assert await _count(demo.app, db.kb_articles) == 6  # the demo's knowledge base is back
         assert (await demo.state())["entries"] == []
         # numbering continues from the seeded history, and 刘洋 is still 刘洋
-        await demo.say("wecom", "c-liuyang", "报修 HX-2000-01 漏油")
-        await demo.wait(lambda: _has(demo.texts("wecom", "c-liuyang"), f"#{seeded + 1}"))
+        assert await demo.report("wecom", "c-liuyang", "报修 HX-2000-01 漏油") == f"#{seeded + 1}"
 
 
 async def test_bad_requests_are_refused(tmp_path: Path) -> None:
@@ -206,7 +203,6 @@ async def test_fake_platform_apis_check_credentials(tmp_path: Path) -> None:
 async def test_demo_never_writes_the_configured_database(tmp_path: Path) -> None:
     configured = tmp_path / "production.db"
     async with start_demo(tmp_path, database_url=f"sqlite+aiosqlite:///{configured}") as demo:
-        await demo.say("wecom", "c-liuyang", "报修 HX-2000-01 漏油")
-        await demo.wait(lambda: _has(demo.texts("wecom", "c-liuyang"), "已为您创建工单"))
+        await demo.report("wecom", "c-liuyang", "报修 HX-2000-01 漏油")
         assert str(demo.app[SERVICES].engine.url).endswith("demo.db")
     assert not configured.exists()

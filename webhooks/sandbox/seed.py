@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from importlib import resources
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core import db
 from core.settings import DeskConfig
 from core.sla.calendar import add_business_minutes
+from core.uow import SqlUnitOfWork
+from webhooks.kb_cli import read_jsonl
 from webhooks.sandbox.workspace import CUSTOMERS
 
 EXTRA_CUSTOMERS = (("c-wufang", "吴芳", "华东精密"), ("c-heliang", "何亮", "南方塑业"))
@@ -31,23 +34,10 @@ SYMPTOMS = (
 )
 DAYS = 42
 DEMO_SPARE = {"HX-2000-01": "HX-2000-02"}
-# Tables the desk writes; emptied (children first) before reseeding. people/parts are synced
-# from the demo config at start and kept.
-RESET_TABLES = (
-    "sla_marks",
-    "sla_clocks",
-    "offers",
-    "part_requests",
-    "ticket_history",
-    "tickets",
-    "cards",
-    "outbox",
-    "inbox",
-    "dialogs",
-    "processed_commands",
-    "media",
-    "kb_articles",
-)
+# What 重置 keeps: the directory and catalogues synced from the demo config at start (part stock
+# is set again by the seed). Every other table is emptied, children first.
+KEEP_TABLES = frozenset({"people", "identities", "parts", "assets", "asset_tokens", "counters"})
+DEMO_KB = "demo_kb.jsonl"
 
 
 def _actor(pid: str, name: str, channel: str) -> dict[str, str]:
@@ -62,9 +52,8 @@ async def is_seeded(engine: AsyncEngine) -> bool:
 async def wipe(engine: AsyncEngine) -> None:
     """Empty what the demo wrote (tables that exist in this schema), reset the counters."""
     async with engine.begin() as conn:
-        for name in RESET_TABLES:
-            table = db.metadata.tables.get(name)
-            if table is not None:
+        for table in reversed(db.metadata.sorted_tables):
+            if table.name not in KEEP_TABLES:
                 await conn.execute(delete(table))
         await conn.execute(
             delete(db.identities).where(
@@ -145,10 +134,24 @@ async def seed(engine: AsyncEngine, desk: DeskConfig, now: datetime) -> int:
         await conn.execute(
             update(db.counters).where(db.counters.c.name == "ticket").values(value=count)
         )
-        for sku, qty in used.items():
-            left = max(parts[sku].stock - qty, parts[sku].min_stock + 2)
+        for sku, part in parts.items():
+            left = max(part.stock - used.get(sku, 0), part.min_stock + 2)
             await conn.execute(update(db.parts).where(db.parts.c.sku == sku).values(stock=left))
+    await _knowledge(engine, now)
     return count
+
+
+async def _knowledge(engine: AsyncEngine, now: datetime) -> None:
+    """The demo's knowledge base (webhooks/sandbox/demo_kb.jsonl), as `chatdesk kb import`."""
+    path = resources.files("webhooks.sandbox").joinpath(DEMO_KB)
+    with resources.as_file(path) as file:
+        articles, problems = read_jsonl(file)
+    if problems:
+        raise ValueError(f"{DEMO_KB}: {problems}")
+    async with SqlUnitOfWork(engine) as uow:
+        for article in articles:
+            await uow.kb.upsert(article, at=now)
+        await uow.commit()
 
 
 async def _ticket(

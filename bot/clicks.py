@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bot import texts
-from bot.decision import Decision, with_expiry
+from bot import kb_intake, texts
+from bot.decision import Decision, Situation, with_expiry
 from bot.inbound import CardAction
 from cards.actions import ActionKind, ActionRef, BadAction, recipient
 from core.messages import Actor
 from core.parts.commands import DecidePartsRequest
+from core.settings import DeskConfig
 from core.sla.commands import AcknowledgeSla
 from core.sla.scan import decode_items
 from core.tickets.commands import (
@@ -24,7 +25,15 @@ from core.tickets.commands import (
 log = logging.getLogger(__name__)
 
 
-def card_action(msg: CardAction, actor: Actor, secret: bytes, now: datetime) -> Decision:
+def card_action(
+    msg: CardAction,
+    actor: Actor,
+    secret: bytes,
+    now: datetime,
+    *,
+    config: DeskConfig | None = None,
+    situation: Situation | None = None,
+) -> Decision:
     try:
         ref = ActionRef.decode(
             msg.action, secret, recipient=recipient(msg.platform, msg.user_id), now=now.timestamp()
@@ -76,6 +85,10 @@ def card_action(msg: CardAction, actor: Actor, secret: bytes, now: datetime) -> 
                 return Decision(replies=[texts.CARD_NO_LONGER_VALID])
             command = AcknowledgeSla(actor=actor, card_key=ref.card_key, kind=kind, items=items)
             return Decision(commands=[command])
+        case ActionKind.KB_SOLVED | ActionKind.KB_MORE:
+            return kb_intake.clicked(
+                ref, msg, actor, config or DeskConfig(), situation or Situation(now=now)
+            )
         case ActionKind.RATE:
             return Decision(
                 commands=[RateTicket(actor=actor, ticket_id=t, score=int(ref.arg or 0))]

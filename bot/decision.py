@@ -44,6 +44,19 @@ class Situation:
     now: datetime
     dialog: dict[str, Any] | None = None
     open_tickets: tuple[OpenFact, ...] = ()
+    suggestions: tuple[dict[str, Any], ...] = ()  # articles matching a new report (kb_chat)
+    key: str = ""  # unique to this inbound item: names the cards a decision sends
+
+
+@dataclass(frozen=True)
+class OutCard:
+    """A card the decision sends to the sender (or, with ``update``, a new state of one)."""
+
+    builder: str
+    args: dict[str, Any]
+    key: str
+    status: str = ""
+    update: bool = False
 
 
 @dataclass
@@ -51,6 +64,7 @@ class Decision:
     commands: list[Command] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
     queries: list[Query] = field(default_factory=list)
+    cards: list[OutCard] = field(default_factory=list)
     dialog: Any = KEEP  # KEEP, None (clear) or the new state
     # Before asking for a reason: the same command without one. Refused for the missing
     # reason, the question stands; refused for anything else (already decided, not yours),

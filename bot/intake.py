@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot import dialogs, texts
+from bot import dialogs, kb_intake, texts
 from bot.decision import Decision, Situation, with_expiry
 from bot.inbound import ChatMessage
 from core.messages import Actor
@@ -78,6 +78,8 @@ def start_intake(
         state = {"kind": "same_problem", "ticket_id": same.id, "draft": state}
         reply = texts.SAME_PROBLEM.format(ref=f"#{same.id}", device=device)
         return Decision(replies=[reply], dialog=with_expiry(state, situation.now))
+    if situation.suggestions and description:
+        return kb_intake.suggest(msg, actor, situation, description, photos)
     return finish_or_ask(msg, actor, config, state, situation.now)
 
 

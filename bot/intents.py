@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from bot import dialogs, grammar, texts
+from bot import dialogs, grammar, kb_intake, texts
 from bot.clicks import card_action
 from bot.decision import KEEP, STAFF_ROLES, Decision, OpenFact, Query, Situation, with_expiry
 from bot.grammar import Parsed
@@ -156,7 +156,7 @@ def decide(
     """Turn one inbound item from ``actor`` into a Decision."""
     situation = situation or Situation(now=datetime.now().astimezone())
     if isinstance(msg, CardAction):
-        return card_action(msg, actor, secret, situation.now)
+        return card_action(msg, actor, secret, situation.now, config=config, situation=situation)
     if msg.kind in (MessageKind.EVENT, MessageKind.UNKNOWN, MessageKind.EMPTY):
         if msg.kind is MessageKind.EVENT and msg.event in ("enter_agent", "subscribe"):
             return Decision(replies=[help_text(actor)])
@@ -198,6 +198,9 @@ def decide(
                 dialog=None,
             )
         return finish_or_ask(msg, actor, config, draft, situation.now)
+    if kind == "kb_suggest" and (parsed is None or parsed.name == "new"):
+        said = parsed.text if parsed is not None else text
+        return kb_intake.typed(msg, actor, config, situation, said)
     if kind == "intake" and (parsed is None or parsed.name in ("yes", "no")):
         return continue_intake(msg, actor, config, state, text, photos, situation.now)
     if not kind and parsed is None and not actor.has(*STAFF_ROLES):

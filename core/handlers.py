@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.bus import CommandHandler, EventHandler
+from core.kb import handlers as kb
 from core.parts import handlers as parts
 from core.reports import handlers as reports
 from core.settlement import handlers as settlement
@@ -22,6 +23,7 @@ MODULES = (
     signoff,
     settlement,
     sla,
+    kb,
 )
 
 COMMAND_HANDLERS: dict[type, CommandHandler] = {}

@@ -28,7 +28,7 @@ from core.queue import backoff
 from core.settings import AssetConfig, DeskConfig
 from core.uow import SqlUnitOfWork
 from webhooks import answers, dialog_store, poison
-from webhooks.kb_chat import KbChat
+from webhooks.kb_chat import KbChat, new_report_text
 
 log = logging.getLogger(__name__)
 _INBOUND: TypeAdapter[ChatMessage | CardAction] = TypeAdapter(Inbound)
@@ -124,7 +124,18 @@ class InboxWorker:
         if expired:
             await self._reply(row_id, item, texts.DIALOG_EXPIRED, suffix="expired")
         facts = await answers.open_facts(self.engine, actor.person_id)
-        return Situation(now=now, dialog=dialog, open_tickets=facts)
+        suggestions: tuple[dict[str, Any], ...] = ()
+        if not dialog and self.bus.config.kb.suggest_at_intake:
+            report = new_report_text(item, actor)
+            if report:
+                suggestions = tuple(await self.kb.suggestions(report))
+        return Situation(
+            now=now,
+            dialog=dialog,
+            open_tickets=facts,
+            suggestions=suggestions,
+            key=f"kbs_{row_id}",
+        )
 
     async def _with_registered_assets(self, item: ChatMessage | CardAction) -> DeskConfig:
         """The config, its asset list completed by the registered machines the message names:
@@ -187,6 +198,7 @@ class InboxWorker:
                 failed = True
         for query in decision.queries:
             replies.extend(await self._answer(row_id, item, query, actor))
+        await self.kb.send_cards(row_id, item, decision.cards)
         await self._save_dialog(item, decision, keep_on_failure=failed)
         if replies:
             await self._reply(row_id, item, "\n".join(replies))
@@ -298,8 +310,8 @@ class InboxWorker:
         async with self.engine.begin() as conn:
             expired = await dialog_store.take_expired(conn, now)
         for platform, user_id, state in expired:
-            if state.get("kind") == "photos":
-                continue  # held photos simply lapse
+            if state.get("kind") in ("photos", "kb_suggest"):
+                continue  # held photos and unanswered suggestions simply lapse
             async with SqlUnitOfWork(self.engine) as uow:
                 await uow.add_outbound(
                     Outbound(

@@ -11,8 +11,9 @@ from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import texts
-from bot.inbound import CardAction, ChatMessage
+from bot import grammar, texts
+from bot.decision import STAFF_ROLES, OutCard
+from bot.inbound import CardAction, ChatMessage, MessageKind
 from core.clock import Clock
 from core.kb.model import Article, EventKind
 from core.kb.search import KnowledgeSearch
@@ -38,6 +39,18 @@ def _target(item: ChatMessage | CardAction) -> dict[str, str]:
         "user_id": item.user_id,
         "conversation_id": item.conversation_id if group else "",
     }
+
+
+def new_report_text(item: ChatMessage | CardAction, actor: Actor) -> str:
+    """The problem a customer describes when this message may start an intake, else ""."""
+    if not isinstance(item, ChatMessage) or item.kind is not MessageKind.TEXT:
+        return ""
+    if actor.has(*STAFF_ROLES):
+        return ""
+    parsed = grammar.parse(item.text.strip())
+    if parsed is None:
+        return item.text.strip()
+    return parsed.text if parsed.name == "new" else ""
 
 
 class KbChat:
@@ -85,3 +98,26 @@ class KbChat:
         async with self.engine.connect() as conn:
             found = await self.search.articles(conn, text, limit=3)
         return card_articles(self.base_url, found)
+
+    async def send_cards(
+        self, row_id: int, item: ChatMessage | CardAction, cards: list[OutCard]
+    ) -> None:
+        """The cards a chat decision sends (suggestions) or updates (after 已解决 / 仍需报修)."""
+        if not cards:
+            return
+        async with SqlUnitOfWork(self.engine) as uow:
+            for i, card in enumerate(cards):
+                intent: dict[str, Any] = {"builder": card.builder, "args": card.args}
+                if card.status:
+                    intent["status"] = card.status
+                await uow.add_outbound(
+                    Outbound(
+                        **_target(item),
+                        kind="card_update" if card.update else "card",
+                        card=intent,
+                        card_key=card.key,
+                        dedupe_key=f"inbox:{row_id}:card:{i}",
+                    ),
+                    at=self.clock.now(),
+                )
+            await uow.commit()

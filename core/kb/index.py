@@ -110,6 +110,13 @@ class KbIndex:
                 (idf * x * (K1 + 1) / (x + norm[idx])).astype(np.float32),
             )
 
+    @classmethod
+    def empty(cls) -> KbIndex:
+        """An index of nothing (no analyzer needed: every search is empty)."""
+        index = cls.__new__(cls)
+        index.cutoff, index.docs, index.n, index.idf, index.postings = Cutoff(), [], 0, {}, {}
+        return index
+
     def _idf(self, df: int) -> float:
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
 

@@ -46,7 +46,10 @@ class KnowledgeSearch:
         async with self._lock:
             if self._index is None or stamp != self._stamp:
                 articles = await repo.published()
-                self._index = await asyncio.to_thread(self._build, articles)
+                if articles:
+                    self._index = await asyncio.to_thread(self._build, articles)
+                else:
+                    self._index = KbIndex.empty()
                 self._articles = {a.id: a for a in articles}
                 self._stamp = stamp
         return self._index
@@ -55,6 +58,9 @@ class KnowledgeSearch:
         query = query.strip()[:MAX_QUERY]
         if not query:
             return []
+        if self._stamp is not None and self._stamp[0] == 0:
+            if (await SqlKbRepository(conn).stamp())[0] == 0:
+                return []  # no articles: no need to load the dictionary at all
         index = await self.index(conn)
         return index.search(query, limit=max(1, min(limit, 50)))
 

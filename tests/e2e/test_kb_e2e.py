@@ -13,7 +13,11 @@ from tests.e2e.platforms import open_chat, people_yaml
 from tests.fakes import kb_data
 
 STAFF = [("zhang", "张伟", "engineer"), ("chen", "陈静", "manager")]
-CONFIG = "assignment: {auto_dispatch: false}\n"
+CONFIG = """
+assignment: {auto_dispatch: false}
+assets:
+  - {id: A-1024, name: 空压机}
+"""
 BASE = "http://desk.example.com"
 
 
@@ -79,3 +83,49 @@ async def test_the_article_page_counts_views_and_takes_one_vote_per_view(chat, a
     assert (article["views"], article["helpful"], article["unhelpful"]) == (1, 1, 0)
     assert (await chat.client.get("/kb/NOPE-1")).status == 404
     assert (await chat.client.get("/kb/%3Cscript%3E")).status == 404
+
+
+async def tickets(client: Any, auth: dict[str, str]) -> int:
+    return (await (await client.get("/api/v1/tickets", headers=auth)).json())["total"]
+
+
+async def suggestion_card(chat, user: str) -> Any:
+    cards = await eventually(lambda: [c for c in chat.cards(user) if "已解决" in c.buttons])
+    return cards[-1]
+
+
+async def test_solved_by_a_suggested_article_creates_no_ticket(chat, auth) -> None:
+    await chat.say("kehu", "空压机刚换了油滤就开始漏油，机组里面都是油")
+    card = await suggestion_card(chat, "kehu")
+    assert set(card.buttons) == {"已解决", "仍需报修"}
+    assert f"{BASE}/kb/KB-021" in card.status_text
+    assert await tickets(chat.client, auth) == 0
+    await chat.click("kehu", card, "已解决")
+    await eventually(lambda: [t for t in chat.texts("kehu") if "没有创建工单" in t])
+    finished = await eventually(
+        lambda: [c for c in chat.cards("kehu") if "已解决" in c.status_text and c.key == card.key]
+    )
+    assert finished
+    await chat.click("kehu", card, "仍需报修")  # a second click on a finished card
+    await eventually(lambda: [t for t in chat.texts("kehu") if "已经处理过" in t])
+    assert await tickets(chat.client, auth) == 0
+
+
+async def test_still_needs_repair_goes_on_with_the_intake(chat, auth) -> None:
+    await chat.say("kehu", "报修 空压机漏油很厉害")
+    card = await suggestion_card(chat, "kehu")
+    await chat.click("kehu", card, "仍需报修")
+    asked = await eventually(lambda: [t for t in chat.texts("kehu") if "设备编号" in t])
+    assert asked
+    await chat.say("kehu", "A-1024")
+    opened = await eventually(lambda: [t for t in chat.texts("kehu") if "#1" in t])
+    assert opened
+    ticket = await (await chat.client.get("/api/v1/tickets/1", headers=auth)).json()
+    assert ticket["description"] == "空压机漏油很厉害"
+    assert ticket["fields"]["device"] == "A-1024"
+
+
+async def test_a_report_without_a_matching_article_goes_straight_to_intake(chat, auth) -> None:
+    await chat.say("kehu", "报修 A-1024 激光切割机切不透钢板")
+    await eventually(lambda: [t for t in chat.texts("kehu") if "#1" in t])
+    assert not [c for c in chat.cards("kehu") if "已解决" in c.buttons]

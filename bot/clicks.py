@@ -9,6 +9,7 @@ from bot import kb_intake, texts
 from bot.decision import Decision, Situation, with_expiry
 from bot.inbound import CardAction
 from cards.actions import ActionKind, ActionRef, BadAction, recipient
+from core.kb.commands import DraftArticleFromTicket
 from core.messages import Actor
 from core.parts.commands import DecidePartsRequest
 from core.settings import DeskConfig
@@ -85,6 +86,8 @@ def card_action(
                 return Decision(replies=[texts.CARD_NO_LONGER_VALID])
             command = AcknowledgeSla(actor=actor, card_key=ref.card_key, kind=kind, items=items)
             return Decision(commands=[command])
+        case ActionKind.KB_DRAFT:
+            return Decision(commands=[DraftArticleFromTicket(actor=actor, ticket_id=t)])
         case ActionKind.KB_SOLVED | ActionKind.KB_MORE:
             return kb_intake.clicked(
                 ref, msg, actor, config or DeskConfig(), situation or Situation(now=now)

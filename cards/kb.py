@@ -63,4 +63,22 @@ def suggest_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
     )
 
 
-BUILDERS = {"kb_results": results_card, "kb_suggest": suggest_card}
+def offer_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
+    """args: id, title: sent to the engineer after 完工, offering 存为知识."""
+    tid = int(args["id"])
+    return Card(
+        key=key,
+        title=f"工单 #{tid} 已完工",
+        summary=f"{args.get('title', '')}：如果这个处理方法以后用得上，可以存为知识（草稿，客服审核后发布）",
+        source=SOURCE,
+        buttons=(
+            Button(
+                text=DRAFT_TEXT,
+                action=ActionRef(ActionKind.KB_DRAFT, tid, key).encode(secret),
+                style=ButtonStyle.PRIMARY,
+            ),
+        ),
+    )
+
+
+BUILDERS = {"kb_results": results_card, "kb_suggest": suggest_card, "kb_offer": offer_card}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from core.bus import Context
 from core.errors import FieldError, ValidationFailed
-from core.kb.commands import RecordKbOutcome
+from core.kb.commands import DraftArticleFromTicket, RecordKbOutcome
+from core.kb.drafting import draft_from_ticket, offer_on_resolved
 from core.kb.model import EventKind
+from core.tickets.events import TicketResolved
 
 OUTCOMES = (EventKind.SUGGEST, EventKind.DEFLECTED, EventKind.ESCALATED)
 
@@ -24,5 +26,5 @@ async def record_outcome(cmd: RecordKbOutcome, ctx: Context) -> None:
     )
 
 
-COMMAND_HANDLERS = {RecordKbOutcome: record_outcome}
-EVENT_HANDLERS: dict[type, list] = {}
+COMMAND_HANDLERS = {RecordKbOutcome: record_outcome, DraftArticleFromTicket: draft_from_ticket}
+EVENT_HANDLERS: dict[type, list] = {TicketResolved: [offer_on_resolved]}

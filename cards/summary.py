@@ -41,6 +41,21 @@ def _money_fields(args: dict[str, Any]) -> tuple[Field, ...]:
     )
 
 
+def _knowledge_fields(args: dict[str, Any]) -> tuple[Field, ...]:
+    """自助解决 (deflections at intake), 热门知识 (page views), 知识缺口 (searches with no answer)."""
+    kb = args.get("kb")
+    if not kb:
+        return ()
+    solved = f"{kb.get('deflected', 0)}（推荐 {kb.get('suggested', 0)} 次）"
+    top = "，".join(f"{a['title']} {a['views']}" for a in kb.get("top_viewed", [])) or "—"
+    gaps = "，".join(f"{g['query']}×{g['count']}" for g in kb.get("gaps", [])) or "—"
+    return (
+        Field(label="自助解决", value=solved),
+        Field(label="热门知识", value=top),
+        Field(label="知识缺口", value=gaps),
+    )
+
+
 def summary_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
     """args: see core/reports/summary.py ``summary_card_args``."""
     label = PERIOD_ZH.get(str(args.get("period", "")), str(args.get("period", "")))
@@ -62,6 +77,7 @@ def summary_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
         Field(label="备件成本", value=f"¥{float(args.get('parts_cost', 0) or 0):,.2f}"),
         Field(label="工程师", value=top_text),
         *_money_fields(args),
+        *_knowledge_fields(args),
     )
     return Card(
         key=key,

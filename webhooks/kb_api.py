@@ -23,6 +23,8 @@ from core.kb.model import (
     ArticleStatus,
     EventKind,
 )
+from core.kb.reports import knowledge_report
+from core.reports.summary import PERIODS, period_start
 from core.uow import SqlUnitOfWork
 from webhooks.api import Route, _body, _json
 from webhooks.kb_chat import article_url
@@ -227,6 +229,35 @@ class SearchResult(BaseModel):
     items: list[SearchHit]
 
 
+class KbReport(BaseModel):
+    period: str
+    start: str
+    end: str
+    suggested: int
+    deflected: int
+    escalated: int
+    searches: int
+    unanswered: int
+    helpful: int
+    unhelpful: int
+    top_viewed: list[dict[str, Any]]
+    gaps: list[dict[str, Any]]
+
+
+async def report(request: web.Request) -> web.Response:
+    """Deflections, most viewed articles and knowledge gaps for today | week | month."""
+    services = request.app[SERVICES]
+    period = request.query.get("period", "week")
+    if period not in PERIODS:
+        raise ValidationFailed([FieldError("period", "应为 today、week 或 month")])
+    top = _int(request, "top", 10, 1, 50)
+    now = services.clock.now()
+    start = period_start(period, now, services.desk.timezone)
+    async with services.engine.connect() as conn:
+        figures = await knowledge_report(conn, start, now, top=top)
+    return _json({"period": period, "start": start.isoformat(), "end": now.isoformat(), **figures})
+
+
 _AID = (("article_id", "path", "string"),)
 
 
@@ -280,5 +311,14 @@ def kb_routes() -> tuple[Route, ...]:
             None,
             SearchResult,
             params=(("q", "query", "string"), ("limit", "query", "integer")),
+        ),
+        Route(
+            "GET",
+            "/kb/report",
+            report,
+            "Deflections, most viewed articles, knowledge gaps (period=today|week|month)",
+            None,
+            KbReport,
+            params=(("period", "query", "string"), ("top", "query", "integer")),
         ),
     )

@@ -173,6 +173,13 @@ async def _revenue_and_cost(
     return {"revenue": str(revenue), "cost": str(cost), "settled": str(len(rows))}
 
 
+async def _knowledge(conn: AsyncConnection, start: datetime, now: datetime) -> dict[str, Any]:
+    """Deflections, most viewed articles and knowledge gaps (core/kb/reports.py)."""
+    from core.kb.reports import knowledge_report
+
+    return {"kb": await knowledge_report(conn, start, now, top=3)}
+
+
 async def summary_card_args(
     conn: AsyncConnection, *, period: str, now: datetime, config: DeskConfig
 ) -> dict[str, Any]:
@@ -190,4 +197,5 @@ async def summary_card_args(
         "top_engineers": await _top_engineers(conn, start, now, config.reports.top_engineers),
         "parts_cost": await _parts_cost(conn, start, now),
         **await _revenue_and_cost(conn, start, now),
+        **await _knowledge(conn, start, now),
     }

@@ -129,3 +129,32 @@ async def test_a_report_without_a_matching_article_goes_straight_to_intake(chat,
     await chat.say("kehu", "报修 A-1024 激光切割机切不透钢板")
     await eventually(lambda: [t for t in chat.texts("kehu") if "#1" in t])
     assert not [c for c in chat.cards("kehu") if "已解决" in c.buttons]
+
+
+async def test_reports_show_deflections_most_viewed_and_gaps(chat, auth) -> None:
+    await chat.say("kehu", "知识 公司食堂周末开不开")
+    await eventually(lambda: [t for t in chat.texts("kehu") if "没有找到" in t])
+    await chat.say("kehu", "知识 空压机漏油")
+    await eventually(lambda: chat.cards("kehu"))
+    assert (await chat.client.get("/kb/KB-021")).status == 200
+    await chat.say("kehu", "空压机刚换了油滤就开始漏油，机组里面都是油")
+    card = await suggestion_card(chat, "kehu")
+    await chat.click("kehu", card, "已解决")
+    await eventually(lambda: [t for t in chat.texts("kehu") if "没有创建工单" in t])
+
+    got = await chat.client.get("/api/v1/kb/report?period=today", headers=auth)
+    report = await got.json()
+    assert (report["suggested"], report["deflected"], report["escalated"]) == (1, 1, 0)
+    assert (report["searches"], report["unanswered"]) == (2, 1)
+    assert report["gaps"] == [{"query": "公司食堂周末开不开", "count": 1}]
+    assert report["top_viewed"][0]["id"] == "KB-021" and report["top_viewed"][0]["views"] == 1
+    bad = await chat.client.get("/api/v1/kb/report?period=year", headers=auth)
+    assert bad.status == 422
+    assert (await chat.client.get("/api/v1/kb/report")).status == 401
+
+    await chat.say("chen", "统计 今天")
+    summary = await eventually(
+        lambda: [c for c in chat.cards("chen") if "服务统计" in c.status_text]
+    )
+    text = summary[-1].status_text
+    assert "自助解决" in text and "知识缺口" in text and "公司食堂周末开不开" in text

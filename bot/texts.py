@@ -42,6 +42,8 @@ NOT_FOUND_OR_NOT_YOURS = "没有找到您的工单 {ref}，请检查编号（发
 UNSUPPORTED_MESSAGE = "已收到。请用文字描述问题，或发送“帮助”查看可用的指令。"
 TICKET_LINE = "{ref} {title}｜{status}"
 TICKET_DETAIL = "工单 {ref}｜{type}\n标题：{title}\n状态：{status}\n负责人：{assignee}\n创建：{created}\n响应时限：{due}"
+REPORT_LINK = "\n服务报告单：{url}"
+PROGRESS_LINK = "\n进度：{url}"
 CARD_NO_LONGER_VALID = (
     "抱歉，这张卡片已失效（已过期或不是发给您的），请以最新消息为准，或发送“帮助”查看可用的指令。"
 )

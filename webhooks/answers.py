@@ -16,8 +16,9 @@ from core.messages import Actor
 from core.settings import DeskConfig
 from core.tickets.repository import TicketFilter
 from core.tickets.texts import when
-from core.tickets.workflow import OPEN_STATUSES, STATUS_ZH
+from core.tickets.workflow import OPEN_STATUSES, STATUS_ZH, Status
 from core.uow import SqlUnitOfWork
+from webhooks.links import ticket_url
 
 
 async def open_facts(engine: AsyncEngine, requester_id: str) -> tuple[OpenFact, ...]:
@@ -71,7 +72,9 @@ async def _asset_answer(uow: SqlUnitOfWork, asset_id: str, actor: Actor, config:
     return asset_text(asset, history, today=today, tz=config.timezone)
 
 
-async def answer_text(engine: AsyncEngine, query: Query, actor: Actor, config: DeskConfig) -> str:
+async def answer_text(
+    engine: AsyncEngine, query: Query, actor: Actor, config: DeskConfig, *, secret: bytes = b""
+) -> str:
     async with SqlUnitOfWork(engine) as uow:
         if query.name == "my_tickets":
             is_engineer = actor.has("engineer")
@@ -108,7 +111,7 @@ async def answer_text(engine: AsyncEngine, query: Query, actor: Actor, config: D
             return texts.NOT_INVOLVED.format(ref=ref)
         assignee = await uow.people.get(ticket.assignee_id) if ticket.assignee_id else None
         ticket_type = config.ticket_type(ticket.type)
-        return texts.TICKET_DETAIL.format(
+        detail = texts.TICKET_DETAIL.format(
             ref=ticket.ref,
             type=ticket_type.name if ticket_type else ticket.type,
             title=ticket.title,
@@ -117,3 +120,8 @@ async def answer_text(engine: AsyncEngine, query: Query, actor: Actor, config: D
             created=when(ticket.created_at, config.timezone),
             due=when(ticket.response_due_at, config.timezone),
         )
+        if not secret:
+            return detail
+        url = ticket_url(config.public_base_url, secret, ticket.id)
+        finished = ticket.status in (Status.RESOLVED, Status.CLOSED)
+        return detail + (texts.REPORT_LINK if finished else texts.PROGRESS_LINK).format(url=url)

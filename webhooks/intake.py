@@ -275,7 +275,11 @@ class InboxWorker:
                 )
                 await uow.commit()
             return []
-        return [await answers.answer_text(self.engine, query, actor, self.bus.config)]
+        return [
+            await answers.answer_text(
+                self.engine, query, actor, self.bus.config, secret=self.action_secret
+            )
+        ]
 
     async def _reply(
         self, row_id: int, msg: ChatMessage | CardAction, text: str, suffix: str = "reply"

@@ -1,5 +1,5 @@
 """Field service end to end on WeCom and on DingTalk: scan the machine's code → report on the
-mobile page → the engineer's card → 接单 → parts → 完工 → the signing page → signed and closed
+mobile page → the engineer's card → 接单 → 到场 → parts → 完工 → the signing page → signed and closed
 (the signature in the history) → settlement lines, the statement and 统计 本月."""
 
 from __future__ import annotations
@@ -104,6 +104,9 @@ async def test_scan_report_sign_and_settle(chat: Any, auth: dict, clock: FixedCl
     assert f"#{tid}" in card.title
     await chat.click("zhang", card, "接单")
     await eventually(lambda: has(chat, tid, "status_changed:accepted"))
+    clock.advance(minutes=40)  # on the road: not labour
+    await chat.say("zhang", f"到场 #{tid}")
+    await eventually(lambda: has(chat, tid, "arrived"))
     clock.advance(minutes=95)  # on site (labour: billed per started 15 minutes → 105 minutes)
     await chat.say("zhang", f"申请备件 #{tid} LX-01*2")
     approval = (await eventually(lambda: card_with(chat, "zhao", "同意")))[0]
@@ -158,6 +161,12 @@ async def test_scan_report_sign_and_settle(chat: Any, auth: dict, clock: FixedCl
     report = await (await chat.client.get(page)).text()
     assert "服务报告单" in report and "刘洋" in report and "483.53" in report
     assert "data:image/png;base64," in report and "@media print" in report
+    assert "到场" in report
+
+    # 查看 #n in chat links the service report
+    await chat.say("zhang", f"查看 #{tid}")
+    shown = await eventually(lambda: [t for t in chat.texts("zhang") if "服务报告单：" in t])
+    assert BASE + page in shown[0]
 
     # the month's statement and the manager's summary
     month = clock.now().astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")

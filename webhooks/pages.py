@@ -16,6 +16,7 @@ body{margin:0;font:16px/1.5 -apple-system,"PingFang SC","Microsoft YaHei","Noto 
 sans-serif;color:#1f2329;background:#f5f6f7}
 main{max-width:640px;margin:0 auto;padding:16px}
 h1{font-size:20px;margin:8px 0 12px}
+h2{font-size:16px;margin:0 0 8px}
 .card{background:#fff;border-radius:8px;padding:14px 16px;margin-bottom:12px}
 label{display:block;font-weight:600;margin:12px 0 4px}
 input[type=text],input[type=tel],textarea{width:100%;padding:10px;border:1px solid #c9cdd4;
@@ -28,7 +29,7 @@ button.secondary{background:#e5e6eb;color:#1f2329}
 .error{background:#fff1f0;color:#c00;border-radius:6px;padding:8px 12px;margin:8px 0}
 .ok{background:#e8ffea;color:#0a7a2f;border-radius:6px;padding:8px 12px;margin:8px 0}
 dl{display:grid;grid-template-columns:6.5em 1fr;gap:4px 8px;margin:0}
-dt{color:#646a73}dd{margin:0;word-break:break-all}
+dt{color:#646a73}dd{margin:0;word-break:break-all;white-space:pre-line}
 table{width:100%;border-collapse:collapse;font-size:14px}
 th,td{border-bottom:1px solid #e5e6eb;padding:6px 4px;text-align:left}
 td.num,th.num{text-align:right}

@@ -53,8 +53,11 @@ def _table(head: list[str], body: list[list[str]], num: set[int]) -> str:
     )
 
 
-async def report_body(uow: SqlUnitOfWork, ticket: Ticket, services: Any) -> tuple[str, str]:
-    """(title, HTML body) of the ticket's page."""
+async def report_body(
+    uow: SqlUnitOfWork, ticket: Ticket, services: Any, *, signing: bool = False
+) -> tuple[str, str]:
+    """(title, HTML body) of the ticket's page; ``signing``: for the signing page (no link to
+    itself, no print button)."""
     tz = services.desk.timezone
     requester = await uow.people.get(ticket.requester_id)
     engineer = await uow.people.get(ticket.assignee_id) if ticket.assignee_id else None
@@ -66,6 +69,8 @@ async def report_body(uow: SqlUnitOfWork, ticket: Ticket, services: Any) -> tupl
     done = last_move(ticket, Status.RESOLVED)
     finished = ticket.status in (Status.RESOLVED, Status.CLOSED)
     title = f"服务报告单 {ticket.ref}" if finished else f"工单 {ticket.ref} 进度"
+    if signing:
+        title = f"签字确认 {ticket.ref}"
 
     parts_html = ""
     if parts:
@@ -168,7 +173,7 @@ async def report_body(uow: SqlUnitOfWork, ticket: Ticket, services: Any) -> tupl
             else "客户已在聊天中确认"
         )
         sections.append(f'<div class="card"><h2>客户确认</h2>{escape(how)}</div>')
-    elif ticket.status is Status.RESOLVED and signoff:
+    elif ticket.status is Status.RESOLVED and signoff and not signing:
         base = services.settings.http.public_base_url.rstrip("/")
         sections.append(
             '<div class="card noprint"><h2>请确认</h2>工程师已完工，请核对后签字确认。'
@@ -180,7 +185,7 @@ async def report_body(uow: SqlUnitOfWork, ticket: Ticket, services: Any) -> tupl
             f"：{ticket.rating_comment}" if ticket.rating_comment else ""
         )
         sections.append(f'<div class="card"><h2>评价</h2>{escape(rating)}</div>')
-    if finished:
+    if finished and not signing:
         sections.append(
             '<button class="noprint secondary" onclick="window.print()">打印 / 保存为 PDF</button>'
         )

@@ -263,7 +263,7 @@ async def submit(request: web.Request) -> web.Response:
         + f'<a class="button" href="{escape(link)}">查看工单进度</a>'
         + f'<p class="muted">请保存此链接：{escape(link)}</p></div>'
     )
-    return page(f"报修成功 {ticket.ref}", body, status=201)
+    return page(f"报修成功 {ticket.ref}", body)
 
 
 def setup_scan(app: web.Application) -> None:

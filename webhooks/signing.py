@@ -96,9 +96,8 @@ async def show(request: web.Request) -> web.Response:
             return message(
                 "链接已失效", f"工单 {ticket.ref} 当前状态为“{status}”，无需签字。", status=409
             )
-        _title, body = await report_body(uow, ticket, services)
-    body = body.replace("<h1>", f"<h1>签字确认 {escape(ticket.ref)} · ", 1)
-    return page(f"签字确认 {ticket.ref}", body + PAD)
+        title, body = await report_body(uow, ticket, services, signing=True)
+    return page(title, body + PAD)
 
 
 class BadForm(Exception):

@@ -28,7 +28,7 @@ def completion_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
     if photos:
         fields.append(Field(label="现场照片", value=f"{photos} 张"))
     if args.get("sign_url"):
-        fields.append(Field(label="签字确认", value=str(args["sign_url"])))
+        fields.append(Field(label="签字确认", value="点此签字确认完工", url=str(args["sign_url"])))
     return Card(
         key=key,
         title=f"工单 #{tid} 已完工：{args.get('title', '')}",

@@ -75,6 +75,9 @@ async def resolved_ticket(chat: Any, auth: dict[str, str]) -> tuple[int, SeenCar
     assert list(done.buttons) == ["确认完成", "未解决"]
     assert f"#{tid}" in done.status_text and "更换滤芯" in done.status_text
     assert "1 张" in done.status_text  # the photo sent before 完工
+    assert "http://127.0.0.1:8080/s/" in done.status_text  # the signing link (签字确认)
+    told = await eventually(lambda: [t for t in chat.texts(CUSTOMER) if "签字确认" in t])
+    assert f"#{tid}" in told[0] and "http://127.0.0.1:8080/s/" in told[0]
     ticket = await (await chat.client.get(f"/api/v1/tickets/{tid}", headers=auth)).json()
     resolved = ticket["history"][-1]
     assert resolved["action"] == "status_changed" and resolved["to"] == "resolved"

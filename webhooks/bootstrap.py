@@ -244,7 +244,7 @@ async def build_services(
             dashboard_link=_dashboard_link(settings, clock),
         ),
         relay=None,  # type: ignore[arg-type]
-        inbox_writer=InboxWriter(engine, clock),
+        inbox_writer=InboxWriter(engine, clock, timeout_s=settings.http.ack_timeout_s),
     )
     services.relay = OutboxRelay(
         engine=engine,

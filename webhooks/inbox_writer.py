@@ -42,7 +42,10 @@ def inbox_row(item: ChatMessage | CardAction) -> dict[str, Any]:
 
 
 class InboxWriter:
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    def __init__(
+        self, engine: AsyncEngine, clock: Clock, *, timeout_s: float | None = None
+    ) -> None:
+        self.timeout_s = timeout_s
         self.engine = engine
         self.clock = clock
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -60,13 +63,18 @@ class InboxWriter:
             self._task = None
 
     async def store(self, items: list[ChatMessage | CardAction]) -> int:
-        """Durably store ``items``; returns how many were new (the rest were duplicates)."""
+        """Durably store ``items``; returns how many were new (the rest were duplicates).
+
+        Raises TimeoutError after ``timeout_s`` (a locked SQLite file, a stalled database):
+        the caller answers 503 in time for the platform to retry. The write may still finish;
+        the retry is then a duplicate, stored once.
+        """
         if not items:
             return 0
         self.start()
         pending = _Pending(rows=[inbox_row(i) for i in items])
         await self._queue.put(pending)
-        return await pending.done
+        return await asyncio.wait_for(pending.done, self.timeout_s)
 
     async def _run(self) -> None:
         while True:

@@ -103,6 +103,9 @@ async def receive(
         return _reject(platform, 400, "invalid user id", request)
     try:
         await store_inbound(services, platform, decoded)
+    except TimeoutError:
+        log.warning("%s callback not stored within the ack timeout; answered 503", platform)
+        return web.json_response({"error": "temporarily unavailable"}, status=503)
     except Exception:
         log.exception("%s callback could not be stored; the platform will retry", platform)
         return web.json_response({"error": "temporarily unavailable"}, status=503)

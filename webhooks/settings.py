@@ -58,6 +58,12 @@ class HttpSettings(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535)
     public_base_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="REST API bodies")
+    ack_timeout_s: float = Field(
+        default=1.5,
+        gt=0,
+        le=4.5,
+        description="a callback not stored within this answers 503 so the platform retries",
+    )
 
 
 class WorkerSettings(BaseModel):

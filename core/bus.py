@@ -56,10 +56,14 @@ class MessageBus:
         self.event_handlers = event_handlers
         self.before_commit = list(before_commit)
 
-    async def handle(self, command: Command) -> Any:
+    async def handle(
+        self, command: Command, *, also: Callable[[Context], Awaitable[None]] | None = None
+    ) -> Any:
         """Run the command's handler and every event it causes, then commit once.
 
-        A domain error rolls everything back and propagates to the caller.
+        A domain error rolls everything back and propagates to the caller. ``also`` runs last
+        in the same transaction (the inbox worker's reply, dialog and handled mark), so the
+        command's effects and the caller's bookkeeping commit together or not at all.
         """
         handler = self.command_handlers[type(command)]
         async with self.uow_factory() as uow:
@@ -75,5 +79,7 @@ class MessageBus:
                 queue.extend(uow.collect_events())
             for hook in self.before_commit:
                 await hook(ctx)
+            if also is not None:
+                await also(ctx)
             await uow.commit()
         return result

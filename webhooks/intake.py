@@ -17,7 +17,7 @@ from bot.delivery import remember_response_code
 from bot.inbound import CardAction, ChatMessage, Inbound
 from bot.intents import decide
 from core import inbox
-from core.bus import MessageBus
+from core.bus import DUPLICATE, MessageBus
 from core.errors import DomainError, ValidationFailed
 from core.kb.search import KnowledgeSearch
 from core.messages import Actor, Channel, Outbound
@@ -163,8 +163,12 @@ class InboxWorker:
         person = await self._person(item)
         if person.former_staff:
             log.info("inbox row %s: %s is no longer on the desk; told so", row_id, person.id)
-            await self._reply(row_id, item, texts.NO_LONGER_ON_DESK)
-            await self._mark_handled(marker)
+            closing = Decision(dialog=KEEP)
+            async with SqlUnitOfWork(self.engine) as uow:
+                await self._close(
+                    uow, row_id, item, closing, [texts.NO_LONGER_ON_DESK], marker, False
+                )
+                await uow.commit()
             return
         actor = person.actor(Channel(item.platform))
         if isinstance(item, CardAction):
@@ -191,18 +195,53 @@ class InboxWorker:
         replies = list(decision.replies)
         failed = False
         for i, command in enumerate(decision.commands):
+            last = i == len(decision.commands) - 1 and not (decision.queries or decision.cards)
+            closing = None
+            if last:  # the reply, the dialog and the handled mark commit with the command
+
+                async def closing(ctx: Any) -> None:
+                    await self._close(ctx.uow, row_id, item, decision, replies, marker, False)
+
             try:
-                await self.bus.handle(replace(command, source=f"inbox:{row_id}:{i}"))
+                result = await self.bus.handle(
+                    replace(command, source=f"inbox:{row_id}:{i}"), also=closing
+                )
             except DomainError as exc:
                 replies.append(exc.message)
                 failed = True
+                continue
+            if last and result is not DUPLICATE:
+                return
         for query in decision.queries:
             replies.extend(await self._answer(row_id, item, query, actor))
         await self.kb.send_cards(row_id, item, decision.cards)
-        await self._save_dialog(item, decision, keep_on_failure=failed)
+        async with SqlUnitOfWork(self.engine) as uow:
+            await self._close(uow, row_id, item, decision, replies, marker, failed)
+            await uow.commit()
+
+    async def _close(
+        self,
+        uow: SqlUnitOfWork,
+        row_id: int,
+        item: ChatMessage | CardAction,
+        decision: Decision,
+        replies: list[str],
+        marker: str,
+        keep_on_failure: bool,
+    ) -> None:
+        """The end of one inbox row, in the caller's transaction: the dialog state, the reply
+        and the handled mark, so that a crash can neither replay a decision nor repeat a reply."""
+        dialog = decision.dialog
+        if not (dialog is KEEP or (keep_on_failure and dialog is None)):
+            if dialog is None:
+                await dialog_store.clear(uow.conn, item.platform, item.user_id)
+            else:
+                await dialog_store.save(uow.conn, item.platform, item.user_id, dialog)
         if replies:
-            await self._reply(row_id, item, "\n".join(replies))
-        await self._mark_handled(marker)
+            await uow.add_outbound(
+                self._reply_message(row_id, item, "\n".join(replies)), at=self.clock.now()
+            )
+        await uow.mark_processed(marker, at=self.clock.now())
 
     async def _refusal(self, command: Any) -> str | None:
         """Why ``command`` (sent without its reason) would be refused, other than for that."""
@@ -215,11 +254,6 @@ class InboxWorker:
         except DomainError as exc:
             return exc.message
         return None
-
-    async def _mark_handled(self, marker: str) -> None:
-        async with SqlUnitOfWork(self.engine) as uow:
-            await uow.mark_processed(marker, at=self.clock.now())
-            await uow.commit()
 
     async def _fetch_media(self, item: ChatMessage) -> None:
         """Queue every photo or file for download now: platform media ids expire within days."""
@@ -236,17 +270,6 @@ class InboxWorker:
                     at=self.clock.now(),
                 )
             await uow.commit()
-
-    async def _save_dialog(
-        self, item: ChatMessage | CardAction, decision: Decision, *, keep_on_failure: bool
-    ) -> None:
-        if decision.dialog is KEEP or (keep_on_failure and decision.dialog is None):
-            return
-        async with self.engine.begin() as conn:
-            if decision.dialog is None:
-                await dialog_store.clear(conn, item.platform, item.user_id)
-            else:
-                await dialog_store.save(conn, item.platform, item.user_id, decision.dialog)
 
     async def _answer(
         self, row_id: int, item: ChatMessage | CardAction, query: Query, actor: Actor
@@ -281,20 +304,25 @@ class InboxWorker:
             )
         ]
 
+    @staticmethod
+    def _reply_message(
+        row_id: int, msg: ChatMessage | CardAction, text: str, suffix: str = "reply"
+    ) -> Outbound:
+        group = isinstance(msg, ChatMessage) and msg.conversation_type == "group"
+        return Outbound(
+            platform=msg.platform,
+            user_id=msg.user_id,
+            conversation_id=msg.conversation_id if group else "",
+            text=text,
+            dedupe_key=f"inbox:{row_id}:{suffix}",
+        )
+
     async def _reply(
         self, row_id: int, msg: ChatMessage | CardAction, text: str, suffix: str = "reply"
     ) -> None:
-        group = isinstance(msg, ChatMessage) and msg.conversation_type == "group"
         async with SqlUnitOfWork(self.engine) as uow:
             await uow.add_outbound(
-                Outbound(
-                    platform=msg.platform,
-                    user_id=msg.user_id,
-                    conversation_id=msg.conversation_id if group else "",
-                    text=text,
-                    dedupe_key=f"inbox:{row_id}:{suffix}",
-                ),
-                at=self.clock.now(),
+                self._reply_message(row_id, msg, text, suffix), at=self.clock.now()
             )
             await uow.commit()
 

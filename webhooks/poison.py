@@ -3,7 +3,7 @@
 A row whose payload does not load, whose sender is not one person's id, or whose handling hits
 a bug or a data error fails the same way on every try; retrying it only repeats the traceback
 and keeps the person waiting. Only trouble that may pass (the database or the network away, a
-lock, a timeout) is worth a retry.
+lock, a timeout, a unique key lost to a concurrent writer) is worth a retry.
 """
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ import asyncio
 import traceback
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 
 from bot import texts
 from core.people.ids import valid_user_id
@@ -25,6 +31,8 @@ class Poison(Exception):
 def transient(exc: BaseException) -> bool:
     """True for failures that may pass on their own, so a later try may succeed."""
     if isinstance(exc, OperationalError | InterfaceError | DisconnectionError):
+        return True
+    if isinstance(exc, IntegrityError):  # lost a race for a unique key: the retry finds it
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True

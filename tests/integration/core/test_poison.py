@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
@@ -92,8 +92,9 @@ async def test_a_click_with_a_non_ascii_signature_is_answered_not_retried(
 def test_only_passing_trouble_is_worth_a_retry() -> None:
     assert poison.transient(OperationalError("SELECT 1", {}, Exception("database is locked")))
     assert poison.transient(ConnectionResetError()) and poison.transient(TimeoutError())
+    assert poison.transient(IntegrityError("INSERT", {}, Exception("duplicate")))
     for permanent in (
-        IntegrityError("INSERT", {}, Exception("duplicate")),
+        DataError("INSERT", {}, Exception("invalid byte sequence: 0x00")),
         TypeError("unsupported operand"),
         ValueError("bad"),
         KeyError("x"),

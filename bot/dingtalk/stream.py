@@ -140,7 +140,10 @@ class DingtalkStream(DingTalkStreamClient):
             asyncio.to_thread(self.open_connection), self.settings.request_timeout_s
         )
         if not isinstance(answer, dict):
-            raise StreamOpenFailed("the gateway refused to open a connection")
+            raise StreamOpenFailed(
+                "the gateway refused to open a connection: check dingtalk.app_key / app_secret "
+                "(Client ID / Secret) and that the app's robot receives messages in Stream mode"
+            )
         endpoint, ticket = answer.get("endpoint"), answer.get("ticket")
         if not isinstance(endpoint, str) or not endpoint.startswith(("wss://", "ws://")):
             raise StreamOpenFailed("the gateway answered without a WebSocket endpoint")
@@ -225,8 +228,9 @@ class DingtalkStream(DingTalkStreamClient):
             ack: AckMessage | None = None
             if kind == SystemMessage.TYPE:
                 msg = SystemMessage.from_dict(frame)
-                ack = await self.system_handler.raw_process(msg)
                 disconnect = msg.headers.topic == SystemMessage.TOPIC_DISCONNECT
+                if not disconnect:  # ping: echo its opaque; disconnect wants no answer
+                    ack = await self.system_handler.raw_process(msg)
             elif kind == EventMessage.TYPE:
                 ack = await self.event_handler.raw_process(EventMessage.from_dict(frame))
             elif kind == CallbackMessage.TYPE:

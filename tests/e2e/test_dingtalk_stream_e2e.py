@@ -330,6 +330,7 @@ async def test_a_disconnect_frame_finishes_in_flight_work_and_reconnects_at_once
     await rig.gateway.disconnect(conn)
     await eventually(lambda: rig.gateway.connections_made == 2, timeout=10)
     assert push.done and push.conns == [conn]  # acknowledged before the socket closed
+    assert all(a["ack"]["headers"].get("messageId") for a in rig.gateway.acks)  # none for it
     after = await rig.gateway.push_robot(robot_message("kehu61", "帮助"))
     await eventually(lambda: done(after))
     assert await metric(rig.client, 'chatdesk_dingtalk_stream_frames_total{outcome="failed"') == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.kb.analyzer import Analyzer
-from core.kb.index import Cutoff, Doc, KbIndex
+from core.kb.index import Cutoff, Doc, KbIndex, Vectors
 from core.kb.lexicon import DEFAULT_SYNONYMS
 from core.kb.vocabulary import build_lexicon
 from core.settings import KbConfig
@@ -22,7 +22,9 @@ def build_index(
     *,
     part_names: Iterable[str] = (),
     asset_models: Iterable[str] = (),
+    vectors: Vectors | None = None,
 ) -> KbIndex:
+    """The index of ``docs``; pass the same ``vectors`` to reuse analyses between rebuilds."""
     docs = list(docs)
     lexicon = build_lexicon(
         docs,
@@ -32,4 +34,7 @@ def build_index(
         models=[*config.models, *asset_models],
         alarm_codes=config.alarm_codes,
     )
-    return KbIndex(Analyzer(lexicon), docs, cutoff=Cutoff(coverage=config.min_coverage))
+    vectors = vectors or Vectors()
+    analyzer = vectors.analyzer_for(lexicon, lambda: Analyzer(lexicon))
+    vectors.keep_only(docs)
+    return KbIndex(analyzer, docs, cutoff=Cutoff(coverage=config.min_coverage), vectors=vectors)

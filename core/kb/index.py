@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +72,50 @@ def weighted_features(analyzer: Analyzer, doc: Doc) -> tuple[Counter[str], float
     return tf, length
 
 
+class Vectors:
+    """Analysed articles, compact (feature ids and weights), reusable across rebuilds.
+
+    Analysing is most of the cost of building an index (jieba); a rebuild after one article
+    changed analyses only that one, as long as the lexicon (dictionary, synonyms) is the same.
+    """
+
+    def __init__(self) -> None:
+        self.lexicon: object = None
+        self.analyzer: Analyzer | None = None
+        self.vocab: dict[str, int] = {}
+        self.names: list[str] = []
+        self._docs: dict[Doc, tuple[np.ndarray, np.ndarray, float]] = {}
+
+    def analyzer_for(self, lexicon: object, make: Callable[[], Analyzer]) -> Analyzer:
+        if self.analyzer is None or lexicon != self.lexicon:
+            self.lexicon, self.analyzer = lexicon, make()
+            self.vocab, self.names, self._docs = {}, [], {}
+        return self.analyzer
+
+    def of(self, analyzer: Analyzer, doc: Doc) -> tuple[np.ndarray, np.ndarray, float]:
+        found = self._docs.get(doc)
+        if found is None:
+            tf, length = weighted_features(analyzer, doc)
+            ids = []
+            for feature in tf:
+                fid = self.vocab.get(feature)
+                if fid is None:
+                    fid = self.vocab[feature] = len(self.names)
+                    self.names.append(feature)
+                ids.append(fid)
+            found = (
+                np.asarray(ids, dtype=np.int32),
+                np.fromiter(tf.values(), dtype=np.float64, count=len(tf)),
+                length,
+            )
+            self._docs[doc] = found
+        return found
+
+    def keep_only(self, docs: Iterable[Doc]) -> None:
+        keep = set(docs)
+        self._docs = {d: v for d, v in self._docs.items() if d in keep}
+
+
 class KbIndex:
     def __init__(
         self,
@@ -79,36 +123,33 @@ class KbIndex:
         docs: Iterable[Doc],
         *,
         cutoff: Cutoff | None = None,
-        vectors: Iterable[tuple[Counter[str], float]] | None = None,
+        vectors: Vectors | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.cutoff = cutoff or Cutoff()
         self.docs: list[Doc] = list(docs)
         self.n = len(self.docs)
-        if vectors is None:
-            vectors = (weighted_features(analyzer, d) for d in self.docs)
-        rows: dict[str, tuple[list[int], list[float]]] = {}
-        lengths = np.zeros(self.n, dtype=np.float64)
-        for i, (tf, length) in enumerate(vectors):
-            lengths[i] = length
-            for feature, x in tf.items():
-                row = rows.get(feature)
-                if row is None:
-                    rows[feature] = row = ([], [])
-                row[0].append(i)
-                row[1].append(x)
-        norm = K1 * (1 - B + B * lengths / (lengths.mean() if self.n else 1.0))
+        vectors = vectors or Vectors()
+        rows = [vectors.of(analyzer, d) for d in self.docs]
         self.idf: dict[str, float] = {}
         self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for feature, (ids, xs) in rows.items():
-            idx = np.asarray(ids, dtype=np.int32)
-            x = np.asarray(xs, dtype=np.float64)
-            idf = self._idf(len(ids))
-            self.idf[feature] = idf
-            self.postings[feature] = (
-                idx,
-                (idf * x * (K1 + 1) / (x + norm[idx])).astype(np.float32),
-            )
+        if not rows:
+            return
+        lengths = np.array([length for _, _, length in rows], dtype=np.float64)
+        norm = K1 * (1 - B + B * lengths / lengths.mean())
+        fids = np.concatenate([f for f, _, _ in rows])
+        xs = np.concatenate([x for _, x, _ in rows])
+        docs_of = np.repeat(np.arange(self.n, dtype=np.int32), [len(f) for f, _, _ in rows])
+        order = np.lexsort((docs_of, fids))  # by feature, then by article position
+        fids, xs, docs_of = fids[order], xs[order], docs_of[order]
+        unique, starts, counts = np.unique(fids, return_index=True, return_counts=True)
+        idf = np.log(1 + (self.n - counts + 0.5) / (counts + 0.5))
+        idf_of = np.repeat(idf, counts)
+        values = (idf_of * xs * (K1 + 1) / (xs + norm[docs_of])).astype(np.float32)
+        for fid, start, count, f_idf in zip(unique, starts, counts, idf, strict=True):
+            name = vectors.names[fid]
+            self.idf[name] = float(f_idf)
+            self.postings[name] = (docs_of[start : start + count], values[start : start + count])
 
     @classmethod
     def empty(cls) -> KbIndex:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.kb.engine import build_index
-from core.kb.index import Hit, KbIndex
+from core.kb.index import Hit, KbIndex, Vectors
 from core.kb.model import Article
 from core.kb.repository import SqlKbRepository
 from core.settings import DeskConfig
@@ -29,6 +29,7 @@ class KnowledgeSearch:
         self._stamp: tuple[int, str] | None = None
         self._articles: dict[str, Article] = {}
         self._lock = asyncio.Lock()
+        self._vectors = Vectors()  # analyses kept between rebuilds
 
     def _build(self, articles: Sequence[Article]) -> KbIndex:
         return build_index(
@@ -36,6 +37,7 @@ class KnowledgeSearch:
             self._config.kb,
             part_names=[p.name for p in self._config.parts],
             asset_models=[a.model for a in self._config.assets if a.model],
+            vectors=self._vectors,
         )
 
     async def index(self, conn: AsyncConnection) -> KbIndex:

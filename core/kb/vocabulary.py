@@ -51,8 +51,8 @@ def build_lexicon(
         alarms |= alarm_codes_in(text)
         named |= set(codes_in(text))
     entities += sorted(named - alarms)
-    return Lexicon(
-        words=tuple(dict.fromkeys(w for w in dictionary if w)),
+    return Lexicon(  # sorted: the same articles give the same lexicon in any order
+        words=tuple(sorted({w for w in dictionary if w})),
         synonyms=tuple(tuple(g) for g in synonyms),
-        entities=tuple(dict.fromkeys(e for e in entities if e)),
+        entities=tuple(sorted({e for e in entities if e})),
     )

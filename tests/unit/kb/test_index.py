@@ -109,3 +109,23 @@ def test_configured_synonyms_extend_the_defaults() -> None:
 def test_an_empty_index_and_empty_queries() -> None:
     assert build_index([], KbConfig()).search("打印机卡纸") == []
     assert build_index(kb_data.docs()[:3], KbConfig()).search("   ") == []
+
+
+def test_a_rebuild_reuses_analyses_and_ranks_like_a_fresh_build() -> None:
+    from dataclasses import replace
+
+    from core.kb.index import Vectors
+
+    docs = kb_data.docs()
+    vectors = Vectors()
+    build_index(docs, KbConfig(), vectors=vectors)
+    analyzer = vectors.analyzer
+    changed = [replace(docs[0], body=docs[0].body + "\n补充：清洗散热器。"), *docs[1:]]
+    reused = build_index(changed, KbConfig(), vectors=vectors)
+    assert vectors.analyzer is analyzer  # same lexicon: nothing re-made
+    fresh = build_index(changed, KbConfig())
+    for q in kb_data.queries()[:30]:
+        assert reused.search(q["q"]) == fresh.search(q["q"])
+    with_new_tag = [*changed[1:], replace(changed[0], tags=(*changed[0].tags, "散热器清洗"))]
+    build_index(with_new_tag, KbConfig(), vectors=vectors)
+    assert vectors.analyzer is not analyzer  # a new dictionary word: analysed again

@@ -24,6 +24,7 @@ from core.parts.commands import DecidePartsRequest, RequestParts
 from core.people.directory import identify
 from core.reports.commands import SendDailyDigest
 from core.settings import DeskConfig, PartConfig, PersonConfig
+from core.sla.commands import ScanSla
 from core.tickets.commands import AcceptTicket, AssignTicket, CompleteTicket, OpenTicket
 from core.uow import SqlUnitOfWork
 from webhooks.bootstrap import build_bus, sync_directory
@@ -150,3 +151,17 @@ async def test_prefer_platform_in_the_config_overrides_both(
     li = await seen_on(engine, "wecom", "liwx")
     await bus.handle(AssignTicket(actor=li, ticket_id=t, assignee_id="zhang"))
     assert await sent(engine, "zhang") == [("dingtalk", "assignment")]
+
+
+async def test_sla_cards_about_a_wecom_ticket_go_to_wecom(engine: AsyncEngine) -> None:
+    clock = FixedClock(T0)
+    bus = build_bus(engine, DESK, clock)
+    t, _ = await wecom_ticket(bus, engine)
+    li = await seen_on(engine, "dingtalk", "lidt")
+    await bus.handle(AssignTicket(actor=li, ticket_id=t, assignee_id="zhang"))
+    for _ in range(3):  # warnings, then breaches, as the clock runs past the due times
+        clock.advance(days=3)
+        while await bus.handle(ScanSla(actor=Actor.system())):
+            pass
+    sla = [(p, what) for p, what in await sent(engine, "zhang") if what.startswith("sla_")]
+    assert sla and {p for p, _ in sla} == {"wecom"}, await sent(engine, "zhang")

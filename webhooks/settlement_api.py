@@ -141,9 +141,13 @@ def _ticket_id(request: web.Request) -> int:
 
 
 async def service_report(request: web.Request) -> web.Response:
+    return await report_page(request, _ticket_id(request))
+
+
+async def report_page(request: web.Request, ticket_id: int) -> web.Response:
     services = request.app[SERVICES]
     async with SqlUnitOfWork(services.engine) as uow:
-        ticket = await uow.tickets.get(_ticket_id(request))
+        ticket = await uow.tickets.get(ticket_id)
         if ticket is None:
             raise NotFound("没有找到这个工单")
         title, body = await report_body(uow, ticket, services)

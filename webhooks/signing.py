@@ -55,7 +55,7 @@ function pos(e){var r=c.getBoundingClientRect(),t=e.touches?e.touches[0]:e;
 return [t.clientX-r.left,t.clientY-r.top];}
 function start(e){e.preventDefault();down=true;var p=pos(e);x.beginPath();x.moveTo(p[0],p[1]);}
 function move(e){if(!down)return;e.preventDefault();var p=pos(e);x.lineTo(p[0],p[1]);x.stroke();
-drawn=true;}
+drawn=true;document.getElementById('sigerror').hidden=true;}
 function end(){down=false;}
 ['mousedown','touchstart','pointerdown'].forEach(function(n){c.addEventListener(n,start);});
 ['mousemove','touchmove','pointermove'].forEach(function(n){c.addEventListener(n,move);});

@@ -182,3 +182,23 @@ async def test_settlement_queries_are_checked(client: TestClient, auth: dict) ->
     )
     assert (await client.get("/api/v1/tickets/99/report", headers=auth)).status == 404
     assert (await client.get("/api/v1/tickets/1/signature.png", headers=auth)).status == 404
+
+
+async def test_dashboard_links_statements_and_reports(client: TestClient, auth: dict) -> None:
+    assert (await client.get("/dashboard/settlements?month=2026-11&format=csv")).status == 401
+    assert (await client.get("/dashboard/report?ticket=1")).status == 401
+    page = await (await client.get("/dashboard", headers=auth)).text()
+    assert 'action="/dashboard/settlements"' in page and 'action="/dashboard/report"' in page
+    r = await client.get("/dashboard/settlements?month=2026-11&format=xlsx", headers=auth)
+    assert r.status == 200 and (await r.read()).startswith(b"PK")  # a zip: the XLSX
+    r = await client.get(
+        "/dashboard/settlements?month=2026-11&format=csv&view=engineers", headers=auth
+    )
+    assert (await r.read()).decode("utf-8-sig").startswith("工程师,")
+    bad = await client.get("/dashboard/settlements?month=2026-13&format=csv", headers=auth)
+    assert bad.status == 422
+    assert (await client.get("/dashboard/report?ticket=abc", headers=auth)).status == 422
+    assert (await client.get("/dashboard/report?ticket=99", headers=auth)).status == 404
+    await client.post("/r", data={"description": "漏油", "phone": "13800138000"})
+    r = await client.get("/dashboard/report?ticket=%231", headers=auth)
+    assert r.status == 200 and "#1" in await r.text()

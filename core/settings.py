@@ -250,7 +250,7 @@ class KbConfig(Strict):
     alarm_codes: list[str] = []  # codes that are always symptoms (E05, AL-21)
     synonyms: list[list[str]] = Field(default_factory=list)  # each group: one meaning
     synonyms_mode: Literal["extend", "replace"] = "extend"  # add to or replace the defaults
-    min_coverage: float = Field(default=0.32, ge=0, le=1)  # share of the query's evidence
+    min_coverage: float = Field(default=0.36, ge=0, le=1)  # share of the query's evidence
     suggest_at_intake: bool = True  # show matching articles before a ticket is created
 
     @field_validator("synonyms")

@@ -51,7 +51,7 @@ class Cutoff:
     article contains; `relative` drops later hits far below the best one.
     """
 
-    coverage: float = 0.32
+    coverage: float = 0.36
     relative: float = 0.5
 
 

@@ -56,6 +56,20 @@ def _knowledge_fields(args: dict[str, Any]) -> tuple[Field, ...]:
     )
 
 
+def _sla_fields(args: dict[str, Any]) -> tuple[Field, ...]:
+    """SLA 响应 / 到场 / 解决 attainment and the tickets now at risk (core/sla/report.py)."""
+    fields = [
+        Field(label=f"SLA {name}", value=percent(int(met), int(total)))
+        for name, met, total in args.get("sla_targets", []) or []
+    ]
+    if "at_risk_total" in args:
+        shown = "、".join(args.get("at_risk", []) or [])
+        more = "…" if int(args["at_risk_total"]) > len(args.get("at_risk", []) or []) else ""
+        value = f"{args['at_risk_total']}（{shown}{more}）" if shown else "0"
+        fields.append(Field(label="预警中", value=value))
+    return tuple(fields)
+
+
 def summary_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
     """args: see core/reports/summary.py ``summary_card_args``."""
     label = PERIOD_ZH.get(str(args.get("period", "")), str(args.get("period", "")))
@@ -78,6 +92,7 @@ def summary_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
         Field(label="工程师", value=top_text),
         *_money_fields(args),
         *_knowledge_fields(args),
+        *_sla_fields(args),
     )
     return Card(
         key=key,

@@ -25,6 +25,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     for note in settings.dingtalk.notes() if settings.dingtalk is not None else []:
         logging.getLogger("chatdesk").warning(note)
+    for note in _calendar_notes(settings):
+        logging.getLogger("chatdesk").warning(note)
     app = create_app(settings, run_migrations=not args.no_migrate)
     print(f"chatdesk serving on http://{settings.http.host}:{settings.http.port}", flush=True)
     web.run_app(app, host=settings.http.host, port=settings.http.port, print=None, access_log=None)
@@ -63,7 +65,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     )
     for note in settings.dingtalk.notes() if settings.dingtalk is not None else []:
         print(f"  注意 / note: {note}")
+    for note in _calendar_notes(settings):
+        print(f"  注意 / note: {note}")
     return 0
+
+
+def _calendar_notes(settings: Settings) -> list[str]:
+    from datetime import date
+
+    from core.sla.calendar import coverage_notes
+
+    return coverage_notes(settings.desk().calendars, date.today())
 
 
 def cmd_sla_due(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from core import db
 from core.assets.views import asset_text
 from core.messages import Actor
 from core.settings import DeskConfig
+from core.sla.views import lines as sla_lines
 from core.tickets.repository import TicketFilter
 from core.tickets.texts import when
 from core.tickets.workflow import OPEN_STATUSES, STATUS_ZH, Status
@@ -73,7 +74,13 @@ async def _asset_answer(uow: SqlUnitOfWork, asset_id: str, actor: Actor, config:
 
 
 async def answer_text(
-    engine: AsyncEngine, query: Query, actor: Actor, config: DeskConfig, *, secret: bytes = b""
+    engine: AsyncEngine,
+    query: Query,
+    actor: Actor,
+    config: DeskConfig,
+    now: datetime | None = None,
+    *,
+    secret: bytes = b"",
 ) -> str:
     async with SqlUnitOfWork(engine) as uow:
         if query.name == "my_tickets":
@@ -120,6 +127,10 @@ async def answer_text(
             created=when(ticket.created_at, config.timezone),
             due=when(ticket.response_due_at, config.timezone),
         )
+        clocks = await uow.sla.get(ticket.id)
+        if clocks:  # each SLA target: due time, met or the working time left, and its pauses
+            sla = sla_lines(config, clocks, now or datetime.now().astimezone())
+            detail = detail.rsplit("\n", 1)[0] + "\n" + "\n".join(sla)
         if not secret:
             return detail
         url = ticket_url(config.public_base_url, secret, ticket.id)

@@ -300,7 +300,12 @@ class InboxWorker:
             return []
         return [
             await answers.answer_text(
-                self.engine, query, actor, self.bus.config, secret=self.action_secret
+                self.engine,
+                query,
+                actor,
+                self.bus.config,
+                self.clock.now(),
+                secret=self.action_secret,
             )
         ]
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
 from core.settings import DeskConfig
+from core.sla.report import sla_figures
 from core.tickets.workflow import OPEN_STATUSES, STATUS_ZH, Status
 
 PERIODS = ("today", "week", "month")
@@ -198,4 +199,5 @@ async def summary_card_args(
         "parts_cost": await _parts_cost(conn, start, now),
         **await _revenue_and_cost(conn, start, now),
         **await _knowledge(conn, start, now),
+        **await sla_figures(conn, start, now),  # attainment per target, tickets at risk
     }

@@ -152,3 +152,23 @@ def business_time_between(cal: CalendarConfig, start: datetime, end: datetime) -
                 total += hi - lo
         day += timedelta(days=1)
     return total
+
+
+def coverage_notes(calendars: list[CalendarConfig], today: date) -> list[str]:
+    """What check-config and serve say when ``holidays: cn`` will reach a year without data
+    (this year or next): that year counts weekends only until chinese-calendar is upgraded."""
+    from core.sla.texts import CALENDAR_FALLBACK
+
+    first, last = covered_years()
+    notes = []
+    for cal in calendars:
+        if cal.holidays != "cn":
+            continue
+        for year in (today.year, today.year + 1):
+            if year < first or year > last:
+                notes.append(
+                    CALENDAR_FALLBACK.format(
+                        key=cal.key, version=DATA_VERSION, last=last, year=year
+                    )
+                )
+    return notes

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-ACK_BUTTON = "知道了"
-WARNING_TITLE_ONE = "SLA 预警 {ref}"
-WARNING_TITLE_MANY = "SLA 预警：{n} 个工单"
-WARNING_LINE = "{ref} {title}｜{target}时限 {due}，{left}"
-BREACH_TITLE = "SLA 超时 {ref}"
-BREACH_LINE = "{target}时限 {due} 已过，{late}"
 ACKED = "{name} 已知悉（{at}）"
 ALREADY_ACKED = "您已确认过该提醒（{refs}），无需重复操作。"
 REDISPATCHED_CARD = "响应超时，工单已收回改派（{at}）"
-CHECK_LINE = "{target}：{due}｜{state}"
-PAUSE_LINE = "  暂停 {start}–{end}（{status}）"
 CALENDAR_FALLBACK = (
     "calendars.{key}: chinese-calendar {version} 只含 {last} 年及以前的节假日；{year} 年按仅周末休息计算。"
     "国务院每年 11 月前后公布下一年安排，请升级：pip install -U 'chinese-calendar>{version}'"

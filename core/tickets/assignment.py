@@ -44,6 +44,19 @@ async def name_of(ctx: Context, person_id: str | None) -> str:
     return person.name if person else (person_id or "")
 
 
+def _due_text(ticket: Ticket, ctx: Context) -> str:
+    """``06-10 12:00（剩余 1小时20分（工作时间））``: the response due time and what is left."""
+    from core.sla.clocks import compute, left_text  # core.sla imports the ticket modules
+
+    due = texts.when(ticket.response_due_at, ctx.config.timezone)
+    response = compute(ticket, ctx.config)["response"]
+    if response.met_at is not None or ticket.response_due_at is None:
+        return due
+    cals = ctx.config.calendars
+    cal = next((c for c in cals if c.key == response.calendar), cals[0])
+    return f"{due}（{left_text(cal, response, ctx.clock.now())}）"
+
+
 async def facts(ticket: Ticket, ctx: Context, *, pool: bool = False) -> dict[str, Any]:
     ticket_type = ctx.config.ticket_type(ticket.type)
     args: dict[str, Any] = {
@@ -52,7 +65,7 @@ async def facts(ticket: Ticket, ctx: Context, *, pool: bool = False) -> dict[str
         "type_name": ticket_type.name if ticket_type else ticket.type,
         "priority": PRIORITY_ZH[ticket.priority],
         "requester": await name_of(ctx, ticket.requester_id),
-        "due": texts.when(ticket.response_due_at, ctx.config.timezone),
+        "due": _due_text(ticket, ctx),
         "device": str(ticket.fields.get("device", "")),
         "address": str(ticket.fields.get("address", "")),
     }

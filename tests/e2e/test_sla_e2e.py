@@ -91,6 +91,11 @@ async def test_warning_then_breach_reach_the_right_people_once_and_know_it_updat
     await chat.click("boss", manager_breach, "知道了")
     await eventually(lambda: shows(chat, "boss", "SLA 超时", "陈静 已知悉"))
 
+    await chat.say("zhang", "查看 #1")
+    shown = await eventually(lambda: [t for t in chat.texts("zhang") if "响应时限" in t])
+    assert "已超时" in shown[0] and "解决时限" in shown[0] and "剩余" in shown[0]
+    assert "工作时间" in shown[0]
+
     body = await ticket(chat, auth)
     response = next(t for t in body["sla"]["targets"] if t["name"] == "response")
     assert response["met"] is False and response["paused"] is False

@@ -164,3 +164,30 @@ async def test_a_recomputation_keeps_the_marks(engine: AsyncEngine) -> None:
         stored = await uow.sla.get(1)
     assert ticket is not None and ticket.response_due_at == row.due_at
     assert compute(ticket, CONFIG)["response"].due_at == stored["response"].due_at
+
+
+async def test_summary_figures_attainment_per_target_and_tickets_at_risk(
+    engine: AsyncEngine,
+) -> None:
+    from cards.actions import Signer
+    from cards.summary import summary_card
+    from core.sla.report import sla_figures
+    from core.tickets.commands import AcceptTicket
+
+    warn_at = T0 + timedelta(minutes=3, seconds=1)
+    engineer = STAFF[0].actor(Channel.WECOM)
+    await bus(engine, T0 + timedelta(minutes=1)).handle(AcceptTicket(actor=engineer, ticket_id=1))
+    await bus(engine, warn_at).handle(ScanSla(actor=Actor.system()))
+    async with engine.connect() as conn:
+        warned = await sla_figures(conn, T0, warn_at)
+    assert warned["at_risk_total"] == N - 1  # #1 was accepted in time
+    assert warned["at_risk"] == ["#2", "#3", "#4", "#5", "#6"]
+    assert warned["sla_targets"] == [["响应", 1, 1]]
+    late = T0 + timedelta(minutes=5)
+    await bus(engine, late).handle(ScanSla(actor=Actor.system()))
+    async with engine.connect() as conn:
+        figures = await sla_figures(conn, T0, late)
+    assert figures["sla_targets"] == [["响应", 1, N]] and figures["at_risk_total"] == 0
+    card = summary_card({**figures, "period": "today"}, "k", Signer(b"k" * 32, "wecom:x", 0))
+    shown = {f.label: f.value for f in card.fields}
+    assert shown["SLA 响应"] == f"3%（1/{N}）" and shown["预警中"] == "0"

@@ -242,3 +242,46 @@ def test_humanize() -> None:
 def test_a_start_outside_working_time_counts_from_the_next_working_minute() -> None:
     saturday = datetime(2025, 6, 14, 22, 0, tzinfo=SH).astimezone(UTC)
     assert reach(OFFICE, saturday, timedelta(minutes=30), []) == sh(16, 9, 30)
+
+
+async def test_show_lines_name_each_target_its_state_and_its_pauses() -> None:
+    from core.sla.views import lines
+
+    dk = Desk(config(normal={**NORMAL, "arrival_minutes": 240}))
+    await accepted(dk)
+    dk.at(sh(10, 11, 30))
+    await dk.handle(ChangeStatus(actor=actor("zhang"), ticket_id=1, status="waiting_parts"))
+    dk.at(sh(10, 14, 0))
+    await dk.handle(ChangeStatus(actor=actor("zhang"), ticket_id=1, status="accepted"))
+    shown = lines(dk.config, dk.clocks(), sh(10, 14, 0))
+    assert shown[0] == "响应时限：06-10 12:00｜已达成（06-10 10:00）"
+    assert shown[1] == "到场时限：06-10 15:00｜剩余 1小时（工作时间）"
+    assert shown[2] == "解决时限：06-12 11:30｜剩余 14小时30分（工作时间）"
+    assert shown[3] == "  暂停 06-10 11:30–06-10 14:00（等待备件）"
+    late = lines(dk.config, dk.clocks(), sh(10, 16, 0))
+    assert late[1] == "到场时限：06-10 15:00｜已超时 1小时（工作时间）"
+
+
+def test_a_year_without_holiday_data_falls_back_to_weekends_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from datetime import date
+
+    from core.sla import calendar as cal_mod
+
+    first, last = cal_mod.covered_years()
+    beyond = last + 1
+    notes = cal_mod.coverage_notes([OFFICE, CalendarConfig(key="plain", holidays="none")],
+                                   date(last, 12, 1))  # fmt: skip
+    assert len(notes) == 1 and f"{beyond} 年按仅周末休息计算" in notes[0]
+    assert f"chinese-calendar>{cal_mod.DATA_VERSION}" in notes[0] and "calendars.office" in notes[0]
+    assert cal_mod.coverage_notes([OFFICE], date(first, 3, 1)) == []
+    cal_mod._fallback_years.discard(beyond)
+    # the first Monday of that year: a working day by the weekly pattern; the weekend is off
+    monday = date(beyond, 1, 1) + timedelta(days=(7 - date(beyond, 1, 1).weekday()) % 7)
+    with caplog.at_level("WARNING"):
+        assert working_spans(OFFICE, monday) != ()
+        assert working_spans(OFFICE, monday - timedelta(days=1)) == ()  # Sunday
+        working_spans(OFFICE, monday + timedelta(days=1))
+    warned = [r for r in caplog.records if str(beyond) in r.getMessage()]
+    assert len(warned) == 1  # logged once for the year

@@ -27,7 +27,7 @@ def warning_card(args: dict[str, Any], key: str, secret: Signer) -> Card:
         title = f"SLA 预警：{len(ids)} 个工单"
         summary = "以下工单即将超时：" + "、".join(f"#{i}" for i in ids)
     fields = tuple(
-        Field(label=f"#{i['id']} {i['target']}（时限 {i['due']}）", value=str(i["left"]))
+        Field(label=f"#{i['id']} {i['target']}", value=f"{i['left']}，时限 {i['due']}")
         for i in items
     )
     return Card(

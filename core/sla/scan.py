@@ -23,7 +23,7 @@ from core.tickets.texts import when
 
 BATCH = 500
 MERGE = timedelta(seconds=60)
-PER_CARD = 8
+PER_CARD = 6  # WeCom shows six label/value rows on a card
 CODE = {"response": "R", "arrival": "A", "resolve": "S"}
 NAME = {v: k for k, v in CODE.items()}
 

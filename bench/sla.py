@@ -54,7 +54,7 @@ def pct(values: list[float], p: float) -> float:
 async def scan_times(url: str, n: int) -> tuple[list[float], list[float]]:
     engine = db.make_engine(url)
     now = datetime.now(UTC).replace(microsecond=0)
-    people = engineers(50)
+    people = engineers(SCANS * DUE_PER_SCAN)  # one engineer per due warning: nothing merges
     await migrate(engine)
     # the first SCANS*DUE_PER_SCAN warn one second apart per 10, the rest over the next 30 days
     due = [now + timedelta(seconds=60 + i // DUE_PER_SCAN) for i in range(SCANS * DUE_PER_SCAN)]

@@ -101,7 +101,15 @@ class SqlPeopleRepository:
                 .order_by(db.people.c.id)
             )
         ).all()
-        return [_from_row(r, await self._identities(r.id)) for r in rows]
+        ids = [r.id for r in rows]
+        found: dict[str, dict[str, str]] = {pid: {} for pid in ids}
+        if ids:  # one query for everyone's identities, not one per person
+            i = db.identities.c
+            for pid, platform, user_id in await self._conn.execute(
+                select(i.person_id, i.platform, i.user_id).where(i.person_id.in_(ids))
+            ):
+                found[pid][platform] = user_id
+        return [_from_row(r, found[r.id]) for r in rows]
 
     async def upsert(self, person: Person, *, at: datetime) -> None:
         values = {

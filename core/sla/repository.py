@@ -120,23 +120,35 @@ class SqlSlaRepository:
         return [(r.ticket_id, clock_from_row(r)) for r in await self._conn.execute(stmt)]
 
     async def claim_warnings_until(
-        self, after: datetime, until: datetime, limit: int
+        self,
+        after: datetime,
+        until: datetime,
+        limit: int,
+        *,
+        assignees: list[str],
+        unassigned: bool,
     ) -> list[tuple[int, Clock]]:
-        """Warnings falling due soon (to merge into the cards going out now), locked."""
-        c = db.sla_clocks.c
+        """Warnings falling due soon for tickets of ``assignees`` (and unassigned ones when
+        ``unassigned``), to merge into the cards going out now; locked like ``claim``."""
+        c, t = db.sla_clocks.c, db.tickets.c
+        whose = t.assignee_id.in_(assignees)
+        if unassigned:
+            whose = or_(whose, t.assignee_id.is_(None))
         stmt = (
             select(db.sla_clocks)
+            .select_from(db.sla_clocks.join(db.tickets, t.id == c.ticket_id))
             .where(
                 c.check_at > after,
                 c.check_at <= until,
                 c.warned_at.is_(None),
                 c.check_at == c.warn_at,
+                whose,
             )
             .order_by(c.check_at)
             .limit(limit)
         )
         if self._conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+            stmt = stmt.with_for_update(skip_locked=True, of=db.sla_clocks)
         return [(r.ticket_id, clock_from_row(r)) for r in await self._conn.execute(stmt)]
 
     async def mark(self, ticket_id: int, name: str, mark: str, at: datetime) -> bool:

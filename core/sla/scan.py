@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from core import notify
 from core.bus import Context
+from core.people.model import Person
 from core.settings import CalendarConfig
 from core.sla.clocks import TARGET_ZH, Clock, left_text
 from core.sla.commands import ScanSla, SlaBreached, SlaWarned
@@ -22,6 +23,9 @@ from core.tickets.model import HistoryEntry, Ticket
 from core.tickets.texts import when
 
 BATCH = 500
+_UNASSIGNED = Ticket(
+    id=0, type="", title="", requester_id="", created_at=datetime.min, updated_at=datetime.min
+)
 MERGE = timedelta(seconds=60)
 PER_CARD = 6  # WeCom shows six label/value rows on a card
 CODE = {"response": "R", "arrival": "A", "resolve": "S"}
@@ -90,8 +94,10 @@ async def _ticket(ctx: Context, ticket_id: int) -> Ticket | None:
     return await ctx.uow.tickets.get(ticket_id)
 
 
-async def _breach(ctx: Context, ticket: Ticket, clock: Clock, now: datetime) -> None:
-    people = tuple(await breach_people(ctx, ticket))
+async def _breach(
+    ctx: Context, ticket: Ticket, clock: Clock, now: datetime, staff: list[Person]
+) -> None:
+    people = tuple(await breach_people(ctx, ticket, staff))
     due = Due(ticket, clock, people)
     await _history(ctx, due, "sla_breached", now)
     args = {"kind": "breach", "items": [item_args(ctx, ticket, clock, now)]}
@@ -140,6 +146,9 @@ async def scan_sla(cmd: ScanSla, ctx: Context) -> int:
     """One pass; returns how many clocks it claimed (the caller repeats while it is BATCH)."""
     now = ctx.clock.now()
     claimed = await ctx.uow.sla.claim(now, BATCH)
+    if not claimed:
+        return 0
+    staff = await ctx.uow.people.staff()
     warned: list[Due] = []
     for ticket_id, clock in claimed:
         ticket = await _ticket(ctx, ticket_id)
@@ -147,19 +156,23 @@ async def scan_sla(cmd: ScanSla, ctx: Context) -> int:
             continue
         if clock.due_at is not None and now >= clock.due_at:
             if await ctx.uow.sla.mark(ticket_id, clock.name, "breached_at", now):
-                await _breach(ctx, ticket, clock, now)
+                await _breach(ctx, ticket, clock, now, staff)
         elif clock.warn_at is not None and now >= clock.warn_at and clock.warned_at is None:
             if await ctx.uow.sla.mark(ticket_id, clock.name, "warned_at", now):
-                warned.append(Due(ticket, clock, tuple(await warning_people(ctx, ticket))))
+                warned.append(Due(ticket, clock, tuple(warning_people(ticket, staff))))
         else:
             await ctx.uow.sla.reschedule(ticket_id, clock.name, clock.check_at)
     if warned:
         people = {p for d in warned for p in d.people}
-        for ticket_id, clock in await ctx.uow.sla.claim_warnings_until(now, now + MERGE, BATCH):
+        agents = set(warning_people(_UNASSIGNED, staff))  # who hears of unassigned tickets
+        soon = await ctx.uow.sla.claim_warnings_until(
+            now, now + MERGE, BATCH, assignees=sorted(people), unassigned=bool(agents & people)
+        )
+        for ticket_id, clock in soon:
             ticket = await _ticket(ctx, ticket_id)
             if ticket is None:
                 continue
-            who = tuple(await warning_people(ctx, ticket))
+            who = tuple(warning_people(ticket, staff))
             if people.intersection(who) and await ctx.uow.sla.mark(
                 ticket_id, clock.name, "warned_at", now
             ):

@@ -41,8 +41,19 @@ class MemorySla:
         return sorted(due, key=lambda d: d[1].check_at or now)[:limit]
 
     async def claim_warnings_until(
-        self, after: datetime, until: datetime, limit: int
+        self,
+        after: datetime,
+        until: datetime,
+        limit: int,
+        *,
+        assignees: list[str],
+        unassigned: bool,
     ) -> list[tuple[int, Clock]]:
+        def whose(tid: int) -> bool:
+            ticket = self._db.tickets.get(tid)
+            assignee = ticket.assignee_id if ticket else None
+            return assignee in assignees if assignee else unassigned
+
         soon = [
             (tid, replace(c))
             for tid, clocks in self.clocks.items()
@@ -51,6 +62,7 @@ class MemorySla:
             and after < c.check_at <= until
             and c.warned_at is None
             and c.check_at == c.warn_at
+            and whose(tid)
         ]
         return sorted(soon, key=lambda d: d[1].check_at or until)[:limit]
 

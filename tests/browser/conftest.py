@@ -62,6 +62,8 @@ def browser() -> Iterator[object]:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     driver.implicitly_wait(0)
+    driver.set_page_load_timeout(30)  # a stuck page fails the test instead of hanging the run
+    driver.set_script_timeout(15)
     try:
         yield driver
     finally:

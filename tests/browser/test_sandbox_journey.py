@@ -182,14 +182,11 @@ def test_full_journey_then_dashboard(
     page.say(f"申请备件 {ref} LX-01*1")
     page.bot_text(f"已提交工单 {ref} 的备件申请")
 
-    # the stock keeper: the approval card names the ticket; a person known on both platforms
-    # may be reached on the other tab until issue #8's "where a person is reached" rule lands
-    others = (platform, "dingtalk" if platform == "wecom" else "wecom")
-    _, keeper_platform = who_got(page, ref, "同意", ("赵敏",), others)
+    # the stock keeper, known on both platforms, is reached on the ticket's platform
+    who_got(page, ref, "同意", ("赵敏",), (platform,))
     page.click(ref, "同意", name="approve")
-
-    page.use_platform(platform)
     page.as_person(engineer)
+    page.bot_text(f"工单 {ref} 的备件申请已由 赵敏 同意")
     page.d.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(
         str(tiny_png(tmp_path / "scene.png"))
     )
@@ -250,4 +247,3 @@ def test_full_journey_then_dashboard(
     with urllib.request.urlopen(csv_link, timeout=10) as r:
         assert r.headers.get_content_type() == "text/csv"
         assert f"\r\n{ref}," in r.read().decode("utf-8")
-    assert keeper_platform in PLATFORM_LABEL

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from core.bus import Context
 from core.settlement.calc import Settlement, settle
-from core.tickets.events import ResolutionConfirmed
+from core.tickets.events import ResolutionConfirmed, TicketStatusChanged
 from core.tickets.handlers import load
 from core.tickets.model import Ticket
 from core.tickets.workflow import Status
@@ -74,7 +74,13 @@ async def settle_ticket(ticket: Ticket, ctx: Context) -> tuple[Settlement, str]:
     return settlement, customer
 
 
-async def on_closed(event: ResolutionConfirmed, ctx: Context) -> None:
+async def on_status_changed(event: TicketStatusChanged, ctx: Context) -> None:
+    """Closed by staff through the API or chat (not by the customer): settled all the same."""
+    if event.current == Status.CLOSED.value:
+        await on_closed(event, ctx)
+
+
+async def on_closed(event: ResolutionConfirmed | TicketStatusChanged, ctx: Context) -> None:
     ticket = await load(ctx, event.ticket_id)
     if ticket.status is not Status.CLOSED:
         return
@@ -90,4 +96,4 @@ async def on_closed(event: ResolutionConfirmed, ctx: Context) -> None:
 
 
 COMMAND_HANDLERS: dict[type, object] = {}
-EVENT_HANDLERS = {ResolutionConfirmed: [on_closed]}
+EVENT_HANDLERS = {ResolutionConfirmed: [on_closed], TicketStatusChanged: [on_status_changed]}

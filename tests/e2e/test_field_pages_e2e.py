@@ -202,3 +202,17 @@ async def test_dashboard_links_statements_and_reports(client: TestClient, auth: 
     await client.post("/r", data={"description": "漏油", "phone": "13800138000"})
     r = await client.get("/dashboard/report?ticket=%231", headers=auth)
     assert r.status == 200 and "#1" in await r.text()
+
+
+async def test_closed_by_staff_is_settled_too(client: TestClient, auth: dict) -> None:
+    await client.post("/r", data={"description": "咨询保养", "phone": "13800138000"})
+    for status in ("accepted", "resolved", "closed"):  # dispatched to 张伟 at once
+        r = await client.post(
+            "/api/v1/tickets/1/status", json={"status": status, "note": "电话解决"}, headers=auth
+        )
+        assert r.status == 200
+    ticket = await (await client.get("/api/v1/tickets/1", headers=auth)).json()
+    settlement = ticket["settlement"]
+    assert ticket["status"] == "closed" and settlement is not None
+    assert [x["kind"] for x in settlement["lines"]] == ["labour"]  # no engineer time: minimum
+    assert settlement["total"] == settlement["customer_pays"] == "90.00"  # 30 min at 180/h

@@ -121,6 +121,7 @@ class TicketOut(TicketSummary):
     parts_cost: float
     closed_at: str | None
     asset: str | None = Field(description="the registered asset's id")
+    customer: str | None = Field(default=None, description="the asset's customer")
     signature: dict[str, Any] | None = Field(description="signed_at, signer, image_url")
     settlement: dict[str, Any] | None = Field(
         description="lines (kind, description, amount), total, customer_pays; null until closed"

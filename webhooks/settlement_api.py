@@ -33,7 +33,9 @@ async def field_view(uow: SqlUnitOfWork, ticket: Ticket, services: Any) -> dict[
     base = services.settings.http.public_base_url.rstrip("/")
     signed = await uow.signoffs.signed(ticket.id)
     row = await uow.settlements.get(ticket.id)
+    asset = await uow.assets.get(ticket.asset_id) if ticket.asset_id else None
     return {
+        "customer": asset.customer if asset and asset.customer else None,
         "signature": {
             "signed_at": signed.signed_at.isoformat(),
             "signer": signed.signer,

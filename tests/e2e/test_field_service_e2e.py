@@ -93,6 +93,7 @@ async def test_scan_report_sign_and_settle(chat: Any, auth: dict, clock: FixedCl
     tid, page = await report_by_scan(chat, auth)
     ticket = await (await chat.client.get(f"/api/v1/tickets/{tid}", headers=auth)).json()
     assert ticket["channel"] == "web" and ticket["asset"] == "HX-2000-01"
+    assert ticket["customer"] == "宁波华星塑业"
     assert ticket["fields"]["device"] == "HX-2000-01" and len(ticket["fields"]["photos"]) == 1
     assert ticket["history"][0]["channel"] == "web"
     assert ticket["signature"] is None and ticket["settlement"] is None

@@ -202,6 +202,9 @@ async def test_dashboard_links_statements_and_reports(client: TestClient, auth: 
     await client.post("/r", data={"description": "漏油", "phone": "13800138000"})
     r = await client.get("/dashboard/report?ticket=%231", headers=auth)
     assert r.status == 200 and "#1" in await r.text()
+    assert (await client.get("/dashboard/labels")).status == 401
+    sheet = await (await client.get("/dashboard/labels?ids=HX-2000-01", headers=auth)).text()
+    assert sheet.count("<svg") == 1 and "HX-2000-01" in sheet
 
 
 async def test_closed_by_staff_is_settled_too(client: TestClient, auth: dict) -> None:

@@ -1,11 +1,12 @@
 """Field-service downloads on the dashboard: the month's statement and the per-engineer summary
-(CSV, XLSX) and a ticket's service report, for whoever may see /dashboard (demo, a manager's
+(CSV, XLSX), a ticket's service report and the QR label sheet, for whoever may see /dashboard (demo, a manager's
 session, an API token). The dashboard's forms need no script."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from webhooks.assets_api import labels
 from webhooks.dashboard.routes import _who
 from webhooks.errors import error_response
 from webhooks.settlement_api import engineer_summary, list_settlements, report_page
@@ -36,6 +37,14 @@ async def report(request: web.Request) -> web.StreamResponse:
     return await report_page(request, int(raw))
 
 
+async def qr_labels(request: web.Request) -> web.StreamResponse:
+    """?ids=A,B (empty: every asset): the printable A4 QR label sheet."""
+    if await _who(request) is None:
+        return _denied()
+    return await labels(request)
+
+
 def setup_dashboard_field(app: web.Application) -> None:
     app.router.add_get("/dashboard/settlements", settlements)
     app.router.add_get("/dashboard/report", report)
+    app.router.add_get("/dashboard/labels", qr_labels)

@@ -10,6 +10,7 @@ codes varied) into N generated articles, indexed together with the real ones, an
 is run R times; p50 / p99 / max are per query, single-threaded, in this process.
 
     .venv/bin/python bench/kb_search.py [DATA_DIR] [--articles 10000] [--rounds 5] [-v]
+    .venv/bin/python bench/kb_search.py [DATA_DIR] --queries FILE.jsonl [-v]   (quality only)
 
 DATA_DIR holds articles.jsonl and queries_dev.jsonl (default: the development set in the
 sibling shared folder when it exists, else tests/fixtures/kb). The search is the one
@@ -36,16 +37,16 @@ from core.settings import KbConfig  # noqa: E402
 from webhooks.kb_cli import read_jsonl  # noqa: E402
 
 
+def read_queries(path: Path) -> list[dict]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
 def load(data: Path) -> tuple[list[Doc], list[dict]]:
     articles, problems = read_jsonl(data / "articles.jsonl")
     if problems:
         raise SystemExit("\n".join(problems))
-    queries = [
-        json.loads(line)
-        for line in (data / "queries_dev.jsonl").read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-    return [a.doc() for a in articles], queries
+    return [a.doc() for a in articles], read_queries(data / "queries_dev.jsonl")
 
 
 def quality(index, queries: list[dict], verbose: bool) -> dict[str, float]:
@@ -103,18 +104,29 @@ def main() -> int:
     parser.add_argument("data", nargs="?", type=Path, default=default)
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        help="another labelled query file over the same articles (e.g. our held-out set, "
+        "tests/fixtures/kb/queries_heldout.jsonl); quality only, no latency run",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
 
     docs, queries = load(args.data)
+    if args.queries:
+        queries = read_queries(args.queries)
     config = KbConfig()
     index = build_index(docs, config)
     q = quality(index, queries, args.verbose)
-    print(f"data: {args.data} ({len(docs)} articles, {len(queries)} queries)")
+    source = args.queries or args.data
+    print(f"data: {source} ({len(docs)} articles, {len(queries)} queries)")
     print(
         f"quality: MRR@5 {q['mrr@5']:.3f}  recall@3 {q['recall@3']:.3f}  "
         f"no-answer accuracy {q['no_answer']:.3f}"
     )
+    if args.queries:
+        return 0
 
     generated = generate(docs, args.articles)
     vectors = Vectors()

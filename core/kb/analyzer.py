@@ -25,7 +25,7 @@ import jieba
 from jieba.posseg import POSTokenizer
 from pypinyin import Style, lazy_pinyin
 
-from core.kb.lexicon import STOPWORDS
+from core.kb.lexicon import REQUEST_ACTIONS, REQUEST_INTENTS, STOPWORDS
 
 jieba.setLogLevel(60)  # jieba prints its dictionary loading to stderr otherwise
 
@@ -36,6 +36,8 @@ KIND_WEIGHTS = {"w": 1.0, "c": 3.0, "s": 1.2, "b": 0.45, "p": 0.2}
 # fault: time, numeral, locality, onomatopoeia, state, pronoun, adverb, place, measure, ...
 _CONTEXT_TAGS = frozenset("tmfozrdsqupcye")
 
+# After a verb these tell what happened (买了, 新买的, 借来) rather than what is asked.
+_DONE = ("了", "的", "过", "来")
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 _HEX = re.compile(r"(?<![0-9a-z])0x([0-9a-f]{2,16})(?![0-9a-z])")
 # letters then digits, with an optional dash or space between: e05, al-21, alm 2010, hx-2000
@@ -181,6 +183,25 @@ class Analyzer:
 
     def entity_feature(self, feature: str) -> bool:
         return feature in self._entity_features
+
+    def requests(self, text: str) -> list[tuple[str, ...]]:
+        """The request intents (`REQUEST_INTENTS`) a query asks: price, brand, booking, ..."""
+        text = normalize(text)
+        words = {w for w, _, _ in self._jieba.tokenize(text, HMM=False)}
+        actions = {  # words and phrases of the text not followed by 了 / 的 / 过 / 来
+            text[m.start() : m.end()]
+            for group in REQUEST_ACTIONS
+            for member in group
+            for m in re.finditer(re.escape(member), text)
+            if text[m.end() : m.end() + 1] not in _DONE
+        }
+
+        def asks(member: str, group: tuple[str, ...]) -> bool:
+            if len(member) == 1 and member not in words:
+                return False
+            return member in actions if group in REQUEST_ACTIONS else member in text
+
+        return [g for g in REQUEST_INTENTS if any(asks(m, g) for m in g)]
 
     def _informativeness(self, word: str) -> float:
         """How much a word says about the problem: rare content words most.

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.kb.analyzer import KIND_WEIGHTS, Analyzer, Term
+from core.kb.analyzer import KIND_WEIGHTS, Analyzer, Term, normalize
 
 FIELD_WEIGHTS = {"title": 3.0, "tags": 2.5, "product": 1.5, "body": 1.0}
 K1 = 1.2
@@ -48,11 +48,14 @@ class Cutoff:
 
     `coverage` is the share of what the person said (idf- and informativeness-weighted words
     and codes; product and model names only when the query has nothing else) that the best
-    article contains; `relative` drops later hits far below the best one.
+    article contains; `relative` drops later hits far below the best one. With `requests`, a
+    query that asks for a price, a brand, a purchase, a booking, who or where (see
+    `REQUEST_INTENTS`) is answered only when the best article speaks of that too.
     """
 
     coverage: float = 0.36
     relative: float = 0.5
+    requests: bool = True  # a query's request intent (price, booking, ...) must be matched
 
 
 def weighted_features(analyzer: Analyzer, doc: Doc) -> tuple[Counter[str], float]:
@@ -185,12 +188,27 @@ class KbIndex:
         best, best_i = ranked[0]
         if self.evidence(query, best_i)["coverage"] < cutoff.coverage:
             return []
+        if cutoff.requests and self.unmet_requests(query, best_i):
+            return []
         hits = []
         for score, i in ranked[:limit]:
             if score < best * cutoff.relative:
                 break
             hits.append(Hit(id=self.docs[i].id, title=self.docs[i].title, score=round(score, 4)))
         return hits
+
+    def unmet_requests(self, query: str, doc_index: int) -> list[tuple[str, ...]]:
+        """The request intents of the query (price, booking, ...) the article never mentions."""
+        asked = self.analyzer.requests(query)
+        if not asked:
+            return []
+        doc = self.docs[doc_index]
+        text = normalize(" ".join((doc.title, " ".join(doc.tags), doc.body)))
+        return [
+            group
+            for group in asked
+            if not any(self._has("w:" + m, doc_index) if len(m) == 1 else m in text for m in group)
+        ]
 
     def _has(self, feature: str, doc_index: int) -> bool:
         posting = self.postings.get(feature)

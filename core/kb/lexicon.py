@@ -105,3 +105,29 @@ DEFAULT_SYNONYMS: tuple[tuple[str, ...], ...] = (
 
 # Words near which a code in an article is an alarm or error code rather than a model name.
 ALARM_CUES = ("报警", "代码", "故障码", "错误", "报错", "提示", "告警", "alarm", "error", "err")
+
+# Kinds of question a troubleshooting article does not answer unless it says so: price, brand
+# or recommendation (asked about), buying, booking or borrowing, who or where to get something,
+# adding or replacing equipment (asked for). A query that asks one of these ("冷水机用什么牌子
+# 的冷媒比较好", "帮我订一间会议室") is answered only by an article that speaks of the same
+# thing (any member of the group in its text); sharing the device's or the symptom's words is
+# not enough. One-character members count only as a whole word (订 in 帮我订, not in 订单).
+REQUEST_TOPICS: tuple[tuple[str, ...], ...] = (
+    ("多少钱", "价格", "价钱", "报价", "单价", "费用", "收费", "便宜", "价", "贵"),
+    (
+        *("牌子", "品牌", "哪家", "哪款", "哪个好", "哪种好", "推荐", "性价比"),
+        *("厂家", "厂商", "供应商"),
+    ),
+)
+# Actions asked for; followed by 了 / 的 / 过 / 来 they tell what happened instead (新买的打印机
+# 连不上, 订了会议室但投屏失败, 借来的投影仪没信号) and do not count.
+REQUEST_ACTIONS: tuple[tuple[str, ...], ...] = (
+    ("采购", "购买", "新买", "添置", "下单", "买", "卖"),
+    ("预订", "预定", "预约", "借用", "租用", "订", "约", "借", "租"),
+    (
+        *("找谁", "谁负责", "谁管", "谁来", "去哪里", "哪里办", "哪里领"),
+        *("办理", "补办", "领取", "领用", "审批", "报销", "办", "领"),
+    ),
+    ("加一台", "加装", "多配", "配一台", "换一台", "换台", "换个", "换新"),
+)
+REQUEST_INTENTS = REQUEST_TOPICS + REQUEST_ACTIONS

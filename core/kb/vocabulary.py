@@ -4,7 +4,8 @@
   tags and product (so jieba keeps 料筒温度 or 油气分离器 whole);
 - entities (context, not evidence of a symptom): product names, configured models and asset
   models, and codes that the articles mention only as names (HX-2000) rather than next to an
-  alarm cue (报警代码 E05); configured alarm codes are never entities.
+  alarm cue (报警代码 E05); configured alarm codes and hexadecimal codes (0x00000709, always an
+  error code) are never entities.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def build_lexicon(
         text = normalize(" ".join((doc.title, " ".join(doc.tags), doc.body)))
         alarms |= alarm_codes_in(text)
         named |= set(codes_in(text))
-    entities += sorted(named - alarms)
+    entities += sorted(c for c in named - alarms if not c.startswith("0x"))  # 0x…: errors
     return Lexicon(  # sorted: the same articles give the same lexicon in any order
         words=tuple(sorted({w for w in dictionary if w})),
         synonyms=tuple(tuple(g) for g in synonyms),

@@ -99,3 +99,26 @@ def test_everyday_and_scene_words_count_less(analyzer: Analyzer) -> None:
     terms = {t.text: t for t in analyzer.terms("上周刚搬的车间，空压机报警，冷却器堵了")}
     assert terms["上周"].generality < 0.5 < terms["冷却器"].generality
     assert terms["刚"].generality < 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("帮我订一间会议室", "订"),
+        ("冷水机用什么牌子的冷媒比较好", "牌子"),
+        ("碳带多少钱一卷", "多少钱"),
+        ("门禁卡去哪里办", "去哪里"),
+    ],
+)
+def test_requests_are_recognised(analyzer: Analyzer, text: str, asked: str) -> None:
+    assert any(asked in group for group in analyzer.requests(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ERP订单导出很慢", "新买的打印机连不上电脑", "借来的投影仪没信号", "订了会议室但投屏失败"],
+)
+def test_words_inside_other_words_or_past_events_are_no_request(
+    analyzer: Analyzer, text: str
+) -> None:
+    assert analyzer.requests(text) == []

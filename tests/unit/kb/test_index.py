@@ -7,7 +7,7 @@ import random
 import pytest
 
 from core.kb.engine import build_index
-from core.kb.index import Doc, KbIndex
+from core.kb.index import Cutoff, Doc, KbIndex
 from core.settings import KbConfig
 from tests.fakes import kb_data
 
@@ -129,3 +129,50 @@ def test_a_rebuild_reuses_analyses_and_ranks_like_a_fresh_build() -> None:
     with_new_tag = [*changed[1:], replace(changed[0], tags=(*changed[0].tags, "散热器清洗"))]
     build_index(with_new_tag, KbConfig(), vectors=vectors)
     assert vectors.analyzer is not analyzer  # a new dictionary word: analysed again
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "冷水机用什么牌子的冷媒比较好",  # brand: the refrigerant article never speaks of one
+        "帮我订一间会议室",  # booking: the meeting-room article is about screen sharing
+        "标签打印机的碳带多少钱一卷",  # price
+        "叉车轮胎哪家卖得便宜",  # brand and price
+        "能不能给会议室加一台投影仪",  # more equipment
+        "想再采购两台叉车，找谁审批",  # buying, who approves
+    ],
+)
+def test_a_request_the_best_article_does_not_speak_of_returns_nothing(
+    index: KbIndex, query: str
+) -> None:
+    assert index.search(query) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["帮我订一间会议室", "标签打印机的碳带多少钱一卷", "能不能给会议室加一台投影仪"],
+)
+def test_without_the_request_rule_their_words_alone_would_match(index: KbIndex, query: str) -> None:
+    assert index.search(query, cutoff=Cutoff(requests=False)) != []
+
+
+@pytest.mark.parametrize(
+    ("query", "best"),
+    [
+        ("借来的投影仪没信号", "KB-075"),  # 借来: what happened, not a request
+        ("订了会议室但是投屏连不上", "KB-080"),
+        ("ERP订单导出很慢", "KB-071"),  # 订 inside 订单 is no booking
+        ("门禁卡坏了去哪里补办", "KB-077"),  # the article says where to 补办
+    ],
+)
+def test_requests_in_passing_or_answered_by_the_article_still_find_it(
+    index: KbIndex, query: str, best: str
+) -> None:
+    hits = index.search(query)
+    assert hits and hits[0].id == best
+
+
+def test_hexadecimal_error_codes_are_evidence_not_model_names(index: KbIndex) -> None:
+    # KB-060 lists 0x00000709 too far from its 错误 cue to be read as an alarm code by position
+    hits = index.search("共享打印机报错0x00000709")
+    assert hits and hits[0].id == "KB-060"

@@ -126,3 +126,13 @@ def make_settings(database_url: str, redis_url: str, tmp_path: Path) -> Callable
 @pytest.fixture
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Dump the pending asyncio tasks if a teardown hangs (seen rarely under heavy load)."""
+    from tests.hang_watch import start
+
+    timer = start()
+    yield
+    timer.cancel()

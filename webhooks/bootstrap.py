@@ -288,15 +288,27 @@ def start_workers(services: Services) -> None:
     services.closers.append(stop_scheduler)
 
 
+SHUTDOWN_STEP_S = 10.0  # no part of the shutdown may hold the process (or a test) forever
+
+
+async def _bounded(name: str, step: Awaitable[Any]) -> None:
+    """Run one shutdown step; a step that fails or outlives SHUTDOWN_STEP_S is logged and left."""
+    try:
+        await asyncio.wait_for(step, SHUTDOWN_STEP_S)
+    except TimeoutError:
+        log.warning("shutdown: %s did not finish within %.0f s; going on", name, SHUTDOWN_STEP_S)
+    except Exception:
+        log.exception("shutdown: %s failed; going on", name)
+
+
 async def close_services(services: Services) -> None:
-    for stream in services.streams.values():  # first: no frame may arrive once the writer stops
-        with contextlib.suppress(Exception):
-            await stream.stop()
+    # streams first: no frame may arrive once the writer stops
+    for name, stream in services.streams.items():
+        await _bounded(f"stream {name}", stream.stop())
     for loop in services.loops:
-        await loop.stop()
-    await services.inbox_writer.stop()
+        await _bounded(f"{loop.name} loop", loop.stop())
+    await _bounded("inbox writer", services.inbox_writer.stop())
     for closer in reversed(services.closers):
-        with contextlib.suppress(Exception):
-            await closer()
-    await services.cache.close()
-    await services.engine.dispose()
+        await _bounded(getattr(closer, "__qualname__", "closer"), closer())
+    await _bounded("cache", services.cache.close())
+    await _bounded("database engine", services.engine.dispose())

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
@@ -21,11 +22,20 @@ DESK = (1280, 900)  # the sandbox's
 def _until(check: Any, what: str, timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = check()
+        try:
+            value = check()
+        except (NoSuchElementException, StaleElementReferenceException):
+            value = None  # the page is being replaced by the next one: look again
         if value:
             return value
         time.sleep(0.2)
     raise AssertionError(what)
+
+
+def _heading(d: Any, text: str) -> str | None:
+    """The page's first heading if it contains ``text`` (None while another page is shown)."""
+    headings = d.find_elements(By.TAG_NAME, "h1")
+    return headings[0].text if headings and text in headings[0].text else None
 
 
 def test_scan_report_then_sign_on_the_canvas(
@@ -40,8 +50,7 @@ def test_scan_report_then_sign_on_the_canvas(
     d.find_element(By.ID, "name").send_keys("刘洋")
     d.save_screenshot(str(screenshots / "field-01-report-form.png"))
     d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    heading = _until(lambda: d.find_elements(By.TAG_NAME, "h1"), "answer page")[0].text
-    assert "报修成功" in heading, heading
+    heading = _until(lambda: _heading(d, "报修成功"), "answer page naming the ticket")
     ref = re.search(r"#\d+", heading).group(0)
     progress = d.find_element(By.LINK_TEXT, "查看工单进度").get_attribute("href")
     assert "/p/" in progress
@@ -63,8 +72,9 @@ def test_scan_report_then_sign_on_the_canvas(
         return d.find_elements(By.LINK_TEXT, "去签字确认")
 
     _until(sign_link, "signing link on the customer's page")[0].click()
-    _until(lambda: d.find_elements(By.ID, "pad"), "signing page")
-    assert ref in d.find_element(By.TAG_NAME, "h1").text
+    # wait for the signing page itself, not a pad or heading of the page being left
+    _until(lambda: "/s/" in d.current_url and d.find_elements(By.ID, "pad"), "signing page")
+    assert _until(lambda: _heading(d, ref), "signing page heading naming the ticket")
     assert "更换滤芯，试机正常" in d.find_element(By.TAG_NAME, "body").text
     d.find_element(By.ID, "signer").send_keys("刘洋")
     d.find_element(By.CSS_SELECTOR, "#signform button[type=submit]").click()
@@ -90,7 +100,7 @@ def test_scan_report_then_sign_on_the_canvas(
     assert inked > 50  # the strokes are on the canvas
     d.save_screenshot(str(screenshots / "field-02-signed-pad.png"))
     d.find_element(By.CSS_SELECTOR, "#signform button[type=submit]").click()
-    _until(lambda: "签字成功" in d.find_element(By.TAG_NAME, "h1").text, "signed")
+    _until(lambda: _heading(d, "签字成功"), "signed")
 
     d.find_element(By.LINK_TEXT, "查看服务报告单").click()
     image = _until(lambda: d.find_elements(By.CSS_SELECTOR, "img.signature"), "signature shown")

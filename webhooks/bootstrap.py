@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.delivery import OutboxRelay
 from bot.media import MediaStore
 from bot.ports import ChatPlatform
+from bot.worker import InboxWorker
 from core import db
 from core.assets.model import Asset
 from core.bus import MessageBus
@@ -31,7 +32,6 @@ from core.settings import DeskConfig
 from core.uow import SqlUnitOfWork
 from webhooks.dashboard.access import dashboard_link
 from webhooks.inbox_writer import InboxWriter
-from webhooks.intake import InboxWorker
 from webhooks.metrics import Metrics
 from webhooks.settings import Settings
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.kb_chat import article_url
 from core.errors import FieldError, NotFound, ValidationFailed
 from core.kb.model import (
     ARTICLE_ID,
@@ -27,7 +28,6 @@ from core.kb.reports import knowledge_report
 from core.reports.summary import PERIODS, period_start
 from core.uow import SqlUnitOfWork
 from webhooks.api import Route, _body, _json
-from webhooks.kb_chat import article_url
 from webhooks.keys import SERVICES
 
 Tag = Field(min_length=1, max_length=MAX_TAG)

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from bot import media
+from bot.links import ticket_url
 from core.assets.model import Asset
 from core.errors import DomainError, ValidationFailed
 from core.messages import Actor, Channel
@@ -24,7 +25,6 @@ from core.tickets.commands import OpenTicket
 from core.uow import SqlUnitOfWork
 from webhooks.bootstrap import action_secret
 from webhooks.keys import SERVICES
-from webhooks.links import ticket_url
 from webhooks.pages import message, page, rows
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import media
+from bot.links import ticket_url
 from core.errors import FieldError, NotFound, ValidationFailed
 from core.settlement import statements as st
 from core.tickets.model import Ticket
@@ -20,7 +21,6 @@ from core.uow import SqlUnitOfWork
 from webhooks.bootstrap import action_secret
 from webhooks.exports import csv_response, xlsx_response
 from webhooks.keys import SERVICES
-from webhooks.links import ticket_url
 from webhooks.pages import document, page
 from webhooks.pdf import pdf_response
 from webhooks.report import report_body

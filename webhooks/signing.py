@@ -15,6 +15,7 @@ from html import escape
 from aiohttp import BodyPartReader, web
 
 from bot import media
+from bot.links import ticket_url
 from core.errors import DomainError
 from core.messages import Actor, Channel
 from core.signoff.handlers import SignCompletion
@@ -23,7 +24,6 @@ from core.tickets.workflow import STATUS_ZH, Status
 from core.uow import SqlUnitOfWork
 from webhooks.bootstrap import action_secret
 from webhooks.keys import SERVICES
-from webhooks.links import ticket_url
 from webhooks.pages import message, page
 from webhooks.report import report_body
 

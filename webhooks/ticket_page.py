@@ -1,6 +1,6 @@
 """The ticket's public page /p/<id>.<mac>: progress for the customer while it is open, and the
 printable service report (服务报告单) once finished. The link is an HMAC of the ticket id
-(webhooks/links.py): it opens that ticket only."""
+(bot/links.py): it opens that ticket only."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from html import escape
 
 from aiohttp import web
 
+from bot.links import ticket_from_token
 from core.uow import SqlUnitOfWork
 from webhooks.bootstrap import action_secret
 from webhooks.keys import SERVICES
-from webhooks.links import ticket_from_token
 from webhooks.pages import document, message, page
 from webhooks.pdf import pdf_response
 from webhooks.report import report_body

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.worker import InboxWorker
 from core import db
 from core.clock import FixedClock
 from core.messages import Actor, Channel
@@ -21,7 +22,6 @@ from core.queue import DONE
 from core.tickets.commands import AssignTicket, OpenTicket
 from tests.integration.core.test_relay_and_worker import DESK, T0, chat, engine, store
 from webhooks.bootstrap import build_bus
-from webhooks.intake import InboxWorker
 
 __all__ = ["engine"]
 

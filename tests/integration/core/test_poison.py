@@ -11,15 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import texts
+from bot import poison, texts
 from bot.inbound import CardAction
+from bot.worker import InboxWorker
 from core import db, inbox
 from core.clock import FixedClock
 from core.queue import DEAD, DONE
 from tests.integration.core.test_relay_and_worker import DESK, T0, engine
-from webhooks import poison
 from webhooks.bootstrap import build_bus
-from webhooks.intake import InboxWorker
 
 __all__ = ["engine"]  # the migrated, synced database fixture, shared with the worker tests
 
@@ -46,14 +45,14 @@ async def test_a_payload_that_cannot_load_is_dead_at_once_and_the_sender_is_answ
     engine: AsyncEngine, worker: InboxWorker, caplog: pytest.LogCaptureFixture
 ) -> None:
     await store_raw(engine, {"type": "card_action", "platform": "wecom", "user_id": "zhangwei"})
-    with caplog.at_level(logging.WARNING, logger="webhooks.intake"):
+    with caplog.at_level(logging.WARNING, logger="bot.worker"):
         assert await worker.run_once() == 1
     [row] = await rows(engine, db.inbox)
     assert row["status"] == DEAD and row["attempts"] == 1 and "ValidationError" in row["error"]
     assert await worker.run_once() == 0  # not retried
     [reply] = await rows(engine, db.outbox)
     assert reply["user_id"] == "zhangwei" and reply["payload"]["text"] == texts.CANNOT_PROCESS
-    [record] = [r for r in caplog.records if r.name == "webhooks.intake"]
+    [record] = [r for r in caplog.records if r.name == "bot.worker"]
     assert "dead-lettered" in record.getMessage() and record.exc_info is None
     assert "\n" not in record.getMessage()
 

@@ -1,5 +1,5 @@
 """The outbox relay (bot/delivery.py) against a recording platform, and the inbox worker
-(webhooks/intake.py), both on the real database with a fixed clock."""
+(bot/worker.py), both on the real database with a fixed clock."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.delivery import OutboxRelay, load_receipt, remember_response_code
 from bot.inbound import ChatMessage, MessageKind
 from bot.ports import AuthExpired, Receipt, Target
+from bot.worker import InboxWorker
 from cards.model import Button, ButtonStyle, Card
 from core import db, inbox
 from core.clock import FixedClock
@@ -26,7 +27,6 @@ from core.settings import DeskConfig, PersonConfig
 from core.uow import SqlUnitOfWork
 from tests.fakes.platform import RecordingPlatform
 from webhooks.bootstrap import build_bus, migrate, sync_directory
-from webhooks.intake import InboxWorker
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2025, 6, 10, 10, 0, tzinfo=SH)  # a Tuesday morning, office hours

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.answers import answer_text
 from bot.decision import Query
 from core.clock import FixedClock
 from core.messages import Actor, Channel
 from core.settings import DeskConfig, PersonConfig
 from core.tickets.commands import OpenTicket
-from webhooks.answers import answer_text
 from webhooks.bootstrap import build_bus
 
 T0 = datetime(2025, 6, 10, 2, 0, tzinfo=UTC)

@@ -11,11 +11,12 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import texts
+from bot import answers, dialog_store, poison, texts
 from bot.decision import KEEP, Decision, Query, Situation
 from bot.delivery import remember_response_code
 from bot.inbound import CardAction, ChatMessage, Inbound
 from bot.intents import decide
+from bot.kb_chat import KbChat, new_report_text
 from core import inbox
 from core.bus import DUPLICATE, MessageBus
 from core.errors import DomainError, ValidationFailed
@@ -27,8 +28,6 @@ from core.people.model import Person
 from core.queue import backoff
 from core.settings import AssetConfig, DeskConfig
 from core.uow import SqlUnitOfWork
-from webhooks import answers, dialog_store, poison
-from webhooks.kb_chat import KbChat, new_report_text
 
 log = logging.getLogger(__name__)
 _INBOUND: TypeAdapter[ChatMessage | CardAction] = TypeAdapter(Inbound)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import texts
 from bot.decision import STAFF_ROLES, OpenFact, Query
+from bot.links import ticket_url
 from core import db
 from core.assets.views import asset_text
 from core.messages import Actor
@@ -19,7 +20,6 @@ from core.tickets.repository import TicketFilter
 from core.tickets.texts import when
 from core.tickets.workflow import OPEN_STATUSES, STATUS_ZH, Status
 from core.uow import SqlUnitOfWork
-from webhooks.links import ticket_url
 
 
 async def open_facts(engine: AsyncEngine, requester_id: str) -> tuple[OpenFact, ...]:

@@ -9,7 +9,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
-from core.queue import DEAD, DONE, PENDING, claim, insert_ignoring_duplicates
+from core.queue import DEAD, DONE, PENDING, claim
+from core.wake import insert_announcing
 
 
 async def insert_items(conn: AsyncConnection, items: list[dict[str, Any]], *, at: datetime) -> int:
@@ -17,7 +18,6 @@ async def insert_items(conn: AsyncConnection, items: list[dict[str, Any]], *, at
     ignored. Returns how many rows are new."""
     if not items:
         return 0
-    stmt = insert_ignoring_duplicates(conn, db.inbox, ["platform", "dedupe_key"])
     rows = [
         {
             "platform": i["platform"],
@@ -32,10 +32,10 @@ async def insert_items(conn: AsyncConnection, items: list[dict[str, Any]], *, at
         }
         for i in items
     ]
-    stmt = stmt.returning(db.inbox.c.id)
     inserted = 0
-    for row in rows:
-        inserted += len((await conn.execute(stmt, row)).all())
+    for row in rows:  # a new row wakes the inbox worker at commit (core/wake.py)
+        unique = ["platform", "dedupe_key"]
+        inserted += await insert_announcing(conn, db.inbox, unique, row, "inbox")
     return inserted
 
 

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
 from core.messages import Outbound
-from core.queue import DEAD, DONE, PENDING, claim, insert_ignoring_duplicates
+from core.queue import DEAD, DONE, PENDING, claim
+from core.wake import insert_announcing
 
 
 def outbound_key(msg: Outbound) -> str:
@@ -28,33 +29,33 @@ def outbound_key(msg: Outbound) -> str:
 async def add(
     conn: AsyncConnection, msg: Outbound, *, at: datetime, due_at: datetime | None = None
 ) -> bool:
-    """Queue a message; a second one with the same dedupe key is ignored. True when new."""
-    stmt = insert_ignoring_duplicates(conn, db.outbox, ["dedupe_key"]).returning(db.outbox.c.id)
+    """Queue a message; a second one with the same dedupe key is ignored. True when new.
+
+    A new row also wakes the relay when the transaction commits (core/wake.py): on PostgreSQL
+    the ``pg_notify`` rides along the INSERT ... RETURNING, so it costs no round trip.
+    """
     payload: dict[str, Any] = {
         "text": msg.text,
         "card": msg.card,
         "coalesce": msg.coalesce,
         **msg.extra,
     }
-    result = await conn.execute(
-        stmt,
-        {
-            "dedupe_key": outbound_key(msg),
-            "platform": msg.platform,
-            "user_id": msg.user_id,
-            "conversation_id": msg.conversation_id,
-            "kind": msg.kind,
-            "card_key": msg.card_key,
-            "ticket_id": msg.ticket_id,
-            "payload": payload,
-            "status": PENDING,
-            "attempts": 0,
-            "created_at": at,
-            "due_at": due_at or at,
-            "error": "",
-        },
-    )
-    return bool(result.all())
+    row = {
+        "dedupe_key": outbound_key(msg),
+        "platform": msg.platform,
+        "user_id": msg.user_id,
+        "conversation_id": msg.conversation_id,
+        "kind": msg.kind,
+        "card_key": msg.card_key,
+        "ticket_id": msg.ticket_id,
+        "payload": payload,
+        "status": PENDING,
+        "attempts": 0,
+        "created_at": at,
+        "due_at": due_at or at,
+        "error": "",
+    }
+    return await insert_announcing(conn, db.outbox, ["dedupe_key"], row, "outbox")
 
 
 async def claim_outbox(

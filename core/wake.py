@@ -1,0 +1,125 @@
+"""Wake-up signals: a commit that adds inbox or outbox rows says so, for whoever waits on them.
+
+On PostgreSQL the signal is ``pg_notify`` issued inside the writing transaction: PostgreSQL
+delivers it only if that transaction commits, after the commit, to every session LISTENing on
+the channel in any process, and folds identical notifications of one transaction into one.
+``bot/wakeup.py`` holds the listening side.
+
+On SQLite there is no cross-process signal: the writing connection is marked, and when it goes
+back to the pool after a commit (never after a rollback) the listeners registered in this
+process for the same database file are called. Other processes rely on polling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+from sqlalchemy import Table, event, func, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.pool import Pool
+
+from core.queue import insert_ignoring_duplicates
+
+log = logging.getLogger(__name__)
+
+Channel = Literal["inbox", "outbox"]
+CHANNELS: tuple[Channel, ...] = ("inbox", "outbox")
+_MARK = "chatdesk.wake"  # key in the DBAPI connection's info: (database key, channels)
+
+_local: dict[tuple[str, str], list[Callable[[], None]]] = {}
+_hooked = False
+
+
+def pg_channel(channel: Channel) -> str:
+    """The PostgreSQL channel name (NOTIFY is scoped to the database)."""
+    return f"chatdesk_{channel}"
+
+
+def notify_clause(channel: Channel) -> Any:
+    """``pg_notify(...)`` as a column, to ride along an INSERT ... RETURNING (no round trip)."""
+    return func.pg_notify(pg_channel(channel), "").label("wake")
+
+
+def database_key(url: str) -> str:
+    """What identifies one SQLite database for in-process listeners."""
+    parsed = make_url(url)
+    return f"{parsed.get_backend_name()}:{parsed.database or ''}"
+
+
+async def insert_announcing(
+    conn: AsyncConnection, table: Table, unique: list[str], row: dict[str, Any], channel: Channel
+) -> bool:
+    """INSERT ``row`` unless its ``unique`` columns exist; a new row signals ``channel``.
+    True when the row is new."""
+    stmt = insert_ignoring_duplicates(conn, table, unique)
+    if conn.dialect.name == "postgresql":
+        inserted = stmt.values(row).returning(table.c.id).cte("inserted")
+        result = await conn.execute(select(inserted.c.id, notify_clause(channel)))
+        return bool(result.all())
+    new = bool((await conn.execute(stmt.returning(table.c.id), row)).all())
+    if new:
+        mark_local(conn, channel)
+    return new
+
+
+async def announce(conn: AsyncConnection, channel: Channel) -> None:
+    """Signal ``channel`` when the current transaction commits."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(notify_clause(channel)))
+    else:
+        mark_local(conn, channel)
+
+
+def mark_local(conn: AsyncConnection, channel: Channel) -> None:
+    """SQLite: remember on the connection that its commit should wake ``channel`` here."""
+    if not _local:
+        return  # nobody in this process listens
+    info = conn.sync_connection.info if conn.sync_connection else None
+    if info is None:
+        return
+    key, channels = info.get(_MARK, (database_key(str(conn.engine.url)), set()))
+    channels.add(channel)
+    info[_MARK] = (key, channels)
+
+
+def listen_local(url: str, channel: Channel, callback: Callable[[], None]) -> None:
+    """Call ``callback`` (in this process) after each commit that added rows to ``channel``."""
+    _install_hooks()
+    _local.setdefault((database_key(url), channel), []).append(callback)
+
+
+def unlisten_local(url: str, channel: Channel, callback: Callable[[], None]) -> None:
+    callbacks = _local.get((database_key(url), channel), [])
+    if callback in callbacks:
+        callbacks.remove(callback)
+
+
+def _install_hooks() -> None:
+    global _hooked
+    if _hooked:
+        return
+    _hooked = True
+    event.listen(Engine, "rollback", _forget)
+    event.listen(Pool, "checkin", _fire)
+
+
+def _forget(conn: Any) -> None:
+    conn.info.pop(_MARK, None)
+
+
+def _fire(_dbapi_conn: Any, record: Any) -> None:
+    if record is None:
+        return
+    mark = record.info.pop(_MARK, None)
+    if not mark:
+        return
+    key, channels = mark
+    for channel in channels:
+        for callback in list(_local.get((key, channel), [])):
+            try:
+                callback()
+            except Exception:  # a listener's bug must not break the writer's checkin
+                log.exception("wake-up listener for %s failed", channel)

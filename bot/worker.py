@@ -41,6 +41,7 @@ class InboxWorker:
         bus: MessageBus,
         batch: int = 20,
         max_attempts: int = 8,
+        lease_s: float = 60,
         action_secret: bytes = b"",
         public_base_url: str = "http://127.0.0.1:8080",
         dashboard_link: Callable[[str], str] | None = None,
@@ -52,6 +53,7 @@ class InboxWorker:
         self.clock = bus.clock
         self.batch = batch
         self.max_attempts = max_attempts
+        self.lease_s = lease_s
         self.kb = KbChat(
             engine=engine,
             clock=self.clock,
@@ -61,7 +63,9 @@ class InboxWorker:
 
     async def run_once(self) -> int:
         async with self.engine.begin() as conn:
-            rows = await inbox.claim_inbox(conn, now=self.clock.now(), limit=self.batch)
+            rows = await inbox.claim_inbox(
+                conn, now=self.clock.now(), limit=self.batch, lease_s=self.lease_s
+            )
         for row in rows:
             await self._process(row)
         return len(rows)

@@ -87,6 +87,16 @@ class WorkerSettings(BaseModel):
     scan_interval_s: float = Field(
         default=60.0, gt=0, description="SLA, assignment, auto-close scans"
     )
+    inbox_lease_s: float = Field(
+        default=60.0,
+        ge=1,
+        description="a claimed callback whose worker died is taken up again after this",
+    )
+    outbox_lease_s: float = Field(
+        default=120.0,
+        ge=1,
+        description="a claimed message whose relay died is sent again after this",
+    )
 
 
 class WebFormSettings(BaseModel):

@@ -20,10 +20,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from bot.tencent_crypto import TencentCrypto
 from tests.fakes.dingtalk_api import FakeDingtalk, start_fake_dingtalk
 from tests.fakes.wecom_api import AGENT_ID, SECRET, FakeWecom, start_fake_wecom
-from tests.fakes.wecom_support import envelope, params
+from tests.fakes.wecom_support import callback, params, text_xml, xml_head
 from webhooks.app import create_app
 
 DING_APP_KEY, DING_APP_SECRET, DING_CARD_SECRET = (
@@ -65,26 +64,15 @@ class WecomChat:
     platform: str = "wecom"
 
     async def _post(self, xml: str) -> int:
-        p = params()
-        crypto = TencentCrypto(p["token"], p["encoding_aes_key"], p["corpid"])
-        ts, nonce = str(int(time.time())), f"n{next(_seq)}"
-        enc = crypto.encrypt(xml)
-        query = {"msg_signature": crypto.signature(ts, nonce, enc), "timestamp": ts, "nonce": nonce}
-        r = await self.client.post("/webhooks/wecom", params=query, data=envelope(enc))
+        query, body = callback(xml, f"n{next(_seq)}")
+        r = await self.client.post("/webhooks/wecom", params=query, data=body)
         return r.status
 
     def _head(self, user: str) -> str:
-        return (
-            f"<xml><ToUserName><![CDATA[{params()['corpid']}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{int(time.time())}</CreateTime>"
-        )
+        return xml_head(user)
 
     async def say(self, user: str, text: str) -> int:
-        return await self._post(
-            self._head(user)
-            + f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content>"
-            f"<MsgId>{900000 + next(_seq)}</MsgId><AgentID>{AGENT_ID}</AgentID></xml>"
-        )
+        return await self._post(text_xml(user, text, 900000 + next(_seq)))
 
     async def photo(self, user: str, media_id: str) -> int:
         return await self._post(

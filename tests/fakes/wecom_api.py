@@ -10,6 +10,7 @@ Where the spec names no errcode, the fake answers 40058 ("invalid parameter", ou
         fake.http_500(times=2); fake.html_error(); fake.timeout(times=1, delay=1.0)
         fake.response_code_spent()           # every known response code counts as used
         fake.calls / fake.sent / fake.updates / fake.token_requests
+        fake.on_accept = hook                # awaited once a call is accepted, before answering
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,7 @@ class FakeWecom:
     known_users: set[str] | None = None  # None: every well-formed userid exists
     token_delay: float = 0.0
     base_url: str = ""
+    on_accept: Callable[[Call], Awaitable[None]] | None = None
     calls: list[Call] = field(default_factory=list)
     _accepted: list[Call] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -184,6 +186,8 @@ class FakeWecom:
             return answer
         if answer.get("errcode") == 0:
             self._accepted.append(call)
+            if self.on_accept is not None:
+                await self.on_accept(call)
         return web.json_response(answer)
 
     async def _scripted(self, rule: _Rule) -> web.StreamResponse:

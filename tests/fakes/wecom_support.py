@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,27 @@ def signed_post(
     enc = encrypt if encrypt is not None else crypto.encrypt(plaintext)
     query = {"msg_signature": crypto.signature(ts, nonce, enc), "timestamp": ts, "nonce": nonce}
     return RawRequest(method="POST", query=query, body=body if body is not None else envelope(enc))
+
+
+def callback(xml: str, nonce: str) -> tuple[dict[str, str], bytes]:
+    """The query and body WeCom posts for ``xml`` now: encrypted and signed."""
+    p = params()
+    crypto = TencentCrypto(p["token"], p["encoding_aes_key"], p["corpid"])
+    ts, enc = str(int(time.time())), crypto.encrypt(xml)
+    query = {"msg_signature": crypto.signature(ts, nonce, enc), "timestamp": ts, "nonce": nonce}
+    return query, envelope(enc)
+
+
+def xml_head(user: str) -> str:
+    return (
+        f"<xml><ToUserName><![CDATA[{params()['corpid']}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{int(time.time())}</CreateTime>"
+    )
+
+
+def text_xml(user: str, text: str, msg_id: int) -> str:
+    """A text message from ``user``; a retry by WeCom carries the same ``msg_id``."""
+    return (
+        xml_head(user) + f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content>"
+        f"<MsgId>{msg_id}</MsgId><AgentID>{AGENT_ID}</AgentID></xml>"
+    )

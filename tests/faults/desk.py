@@ -1,0 +1,138 @@
+"""The desk the fault tests run: its config, and what the tests read back from the database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core import db
+from core.queue import PENDING, WORKING
+from tests.e2e.helpers import eventually
+from tests.e2e.platforms import wecom_settings
+from tests.fakes.sla_load import free_port
+from tests.fakes.wecom_api import FakeWecom
+from tests.faults.harness import API_TOKEN, Instance, WecomSender
+
+STAFF = [
+    {"id": "zhang", "name": "张伟", "roles": ["engineer"], "wecom_userid": "zhang"},
+    {"id": "boss1", "name": "王经理", "roles": ["manager"], "wecom_userid": "boss1"},
+    {"id": "boss2", "name": "李经理", "roles": ["manager"], "wecom_userid": "boss2"},
+]
+REPORT = "报修 A-1024 漏油"
+# fast polling; a row claimed by a process that was killed is taken up again after 5 s
+WORKERS = {
+    "inbox_poll_s": 0.1, "outbox_poll_s": 0.1, "retry_base_s": 0.2, "retry_cap_s": 2.0,
+    "per_person_per_minute": 30, "scan_interval_s": 3600, "inbox_lease_s": 5, "outbox_lease_s": 5,
+}  # fmt: skip
+
+
+def desk_config(
+    *, database_url: str, redis_url: str, wecom_base: str, workdir: Path, port: int
+) -> dict[str, Any]:
+    return {
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "log_level": "WARNING",
+        "sandbox": "off",
+        "media_dir": str(workdir / "media"),
+        "api_tokens": [API_TOKEN],
+        "http": {"host": "127.0.0.1", "port": port, "public_base_url": f"http://127.0.0.1:{port}"},
+        "workers": WORKERS,
+        "wecom": wecom_settings(wecom_base),
+        "people": STAFF,
+        "assets": [{"id": "A-1024", "name": "注塑机"}],
+        "assignment": {"auto_dispatch": False},
+    }
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``, dictionaries merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class Desk:
+    """N instances over one database and one cache, the fake WeCom, and the database to read."""
+
+    workdir: Path
+    database_url: str
+    redis_url: str
+    engine: AsyncEngine
+    wecom: FakeWecom
+    sender: WecomSender
+    instances: list[Instance] = field(default_factory=list)
+
+    def instance(self, name: str, **extra: Any) -> Instance:
+        port = free_port()
+        config = desk_config(
+            database_url=self.database_url, redis_url=self.redis_url,
+            wecom_base=self.wecom.base_url, workdir=self.workdir, port=port,
+        )  # fmt: skip
+        made = Instance(name, merge(config, extra), self.workdir)
+        self.instances.append(made)
+        return made
+
+    async def start(self, *instances: Instance) -> None:
+        await asyncio.gather(*(i.start() for i in instances))
+
+    def logs(self) -> str:
+        return "\n".join(f"== {i.name}\n{i.log.read_text(errors='replace')[-3000:]}"
+                         for i in self.instances if i.log.exists())  # fmt: skip
+
+    # -- what the platform saw ----------------------------------------------------------------
+
+    def texts(self, user: str) -> list[str]:
+        return [
+            m["text"]["content"]
+            for m in self.wecom.sent
+            if m.get("touser") == user and m.get("msgtype") == "text"
+        ]
+
+    def texts_per_user(self) -> Counter[str]:
+        return Counter(m["touser"] for m in self.wecom.sent if m.get("msgtype") == "text")
+
+    # -- what the database holds --------------------------------------------------------------
+
+    async def scalar(self, stmt: Any) -> Any:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(stmt)).scalar()
+
+    async def count(self, table: Any) -> int:
+        return int(await self.scalar(select(func.count()).select_from(table)))
+
+    async def statuses(self, table: Any) -> Counter[str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(table.c.status, func.count()).group_by(table.c.status))
+            return Counter({r[0]: r[1] for r in rows})
+
+    async def unfinished(self) -> int:
+        """Inbox and outbox rows still waiting or being worked on."""
+        left = 0
+        for table in (db.inbox, db.outbox):
+            counts = await self.statuses(table)
+            left += counts[PENDING] + counts[WORKING]
+        return left
+
+    async def settled(self, timeout: float = 30.0) -> None:
+        """Wait (bounded) until every stored callback is handled and every message sent."""
+
+        async def idle() -> bool:
+            return await self.unfinished() == 0
+
+        try:
+            await eventually(idle, timeout=timeout, every=0.2)
+        except AssertionError as exc:
+            inbox, outbox = await self.statuses(db.inbox), await self.statuses(db.outbox)
+            raise AssertionError(f"{exc}: inbox {inbox}, outbox {outbox}\n{self.logs()}") from None

@@ -1,7 +1,9 @@
 """Cache port: dedupe keys with TTL, locks, token storage and counters.
 
-MemoryCache serves one process (the embedded default); RedisCache serves several instances.
-Both pass the same contract tests (tests/integration/test_cache_contract.py).
+MemoryCache serves one process (the embedded default); RedisCache serves several instances and
+raises CacheUnavailable when Redis cannot be reached (short timeouts, no retries: an outage
+costs milliseconds); FallbackCache (core/cache_fallback.py) then carries on in the database.
+All pass the same contract tests (tests/integration/core/test_cache_contract.py).
 """
 
 from __future__ import annotations
@@ -9,13 +11,26 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+T = TypeVar("T")
+
+
+REDIS_CONNECT_TIMEOUT_S = 0.25
+REDIS_TIMEOUT_S = 0.5  # a Redis answer takes well under a millisecond; past this it is down
 
 
 class LockTimeout(Exception):
     """The lock could not be taken within the wait time."""
+
+
+class CacheUnavailable(Exception):
+    """The cache's server could not be reached (refused, reset, timed out)."""
 
 
 class Cache(Protocol):
@@ -137,10 +152,24 @@ return v
 class RedisCache:
     """Cache shared by several instances through Redis. Keys are prefixed with ``prefix``."""
 
-    def __init__(self, url: str, *, prefix: str = "chatdesk:") -> None:
-        from redis import asyncio as aioredis  # imported lazily: core stays free of redis
+    def __init__(
+        self, url: str, *, prefix: str = "chatdesk:", timeout_s: float = REDIS_TIMEOUT_S
+    ) -> None:
+        # imported lazily: core stays free of redis
+        from redis import asyncio as aioredis
+        from redis import exceptions
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
-        self._redis = aioredis.from_url(url, decode_responses=True)
+        self._redis = aioredis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=min(REDIS_CONNECT_TIMEOUT_S, timeout_s),
+            socket_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),  # the default retries for seconds; we fall back instead
+            health_check_interval=30,  # an idle pooled connection is checked before reuse
+        )
+        self._down = (exceptions.ConnectionError, exceptions.TimeoutError, OSError, TimeoutError)
         self._prefix = prefix
         self._release = self._redis.register_script(_RELEASE)
         self._incr = self._redis.register_script(_INCR)
@@ -148,24 +177,30 @@ class RedisCache:
     def _k(self, key: str) -> str:
         return self._prefix + key
 
+    async def _do(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except self._down as exc:
+            raise CacheUnavailable(f"Redis: {type(exc).__name__}: {exc}") from exc
+
     async def add_if_absent(self, key: str, ttl: float, value: str = "1") -> bool:
-        return bool(await self._redis.set(self._k(key), value, px=int(ttl * 1000), nx=True))
+        return bool(await self._do(self._redis.set(self._k(key), value, px=_ms(ttl), nx=True)))
 
     async def get(self, key: str) -> str | None:
-        return await self._redis.get(self._k(key))
+        return await self._do(self._redis.get(self._k(key)))
 
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        await self._redis.set(self._k(key), value, px=int(ttl * 1000) if ttl else None)
+        await self._do(self._redis.set(self._k(key), value, px=_ms(ttl) if ttl else None))
 
     async def delete(self, key: str) -> None:
-        await self._redis.delete(self._k(key))
+        await self._do(self._redis.delete(self._k(key)))
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
-        ms = int(ttl * 1000) if ttl else 0
-        return int(await self._incr(keys=[self._k(key)], args=[amount, ms]))
+        ms = _ms(ttl) if ttl else 0
+        return int(await self._do(self._incr(keys=[self._k(key)], args=[amount, ms])))
 
     async def ttl(self, key: str) -> float | None:
-        ms = await self._redis.pttl(self._k(key))
+        ms = await self._do(self._redis.pttl(self._k(key)))
         return ms / 1000 if ms is not None and ms >= 0 else None
 
     @asynccontextmanager
@@ -173,14 +208,15 @@ class RedisCache:
         key = self._k("lock:" + name)
         token = uuid.uuid4().hex
         deadline = time.monotonic() + wait
-        while not await self._redis.set(key, token, px=int(ttl * 1000), nx=True):
+        while not await self._do(self._redis.set(key, token, px=_ms(ttl), nx=True)):
             if time.monotonic() >= deadline:
                 raise LockTimeout(name)
             await asyncio.sleep(0.02)
         try:
             yield
         finally:
-            await self._release(keys=[key], args=[token])
+            with suppress(CacheUnavailable):  # unreachable now: the lock ends with its ttl
+                await self._do(self._release(keys=[key], args=[token]))
 
     async def ping(self) -> bool:
         try:
@@ -188,9 +224,26 @@ class RedisCache:
         except Exception:
             return False
 
+    async def reset(self) -> None:
+        """Drop the pooled connections (after an outage they are dead ends)."""
+        await self._redis.connection_pool.disconnect()
+
     async def close(self) -> None:
         await self._redis.aclose()
 
 
-def make_cache(redis_url: str) -> MemoryCache | RedisCache:
-    return RedisCache(redis_url) if redis_url else MemoryCache()
+def _ms(seconds: float) -> int:
+    return max(int(seconds * 1000), 1)
+
+
+def make_cache(redis_url: str, engine: AsyncEngine | None = None) -> Cache:
+    """The in-process cache without Redis; with Redis and a database, Redis backed by the
+    database while Redis is unreachable."""
+    if not redis_url:
+        return MemoryCache()
+    if engine is None:
+        return RedisCache(redis_url)
+    from core.cache_db import DbCache
+    from core.cache_fallback import FallbackCache
+
+    return FallbackCache(RedisCache(redis_url), DbCache(engine))

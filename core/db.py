@@ -383,6 +383,16 @@ settlements = Table(  # the settlement of a closed ticket; amounts are decimal s
 )
 
 
+cache_entries = Table(  # the cache while Redis is unreachable (core/cache_db.py); locks are rows
+    "cache_entries",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("expires_at", TS),  # NULL: never expires
+    Index("ix_cache_entries_expires_at", "expires_at"),
+)
+
+
 COUNTERS = ("ticket", "customer")
 
 

@@ -223,7 +223,7 @@ async def build_services(
     if run_migrations:
         await migrate(engine)
     await sync_directory(engine, desk, clock.now())
-    cache = make_cache(settings.redis_url)
+    cache = make_cache(settings.redis_url, engine)
     bus = build_bus(engine, desk, clock)
     services = Services(
         settings=settings,

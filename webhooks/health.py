@@ -29,6 +29,8 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(2):
             checks["cache"] = "ok" if await services.cache.ping() else "unreachable"
+        if checks["cache"] == "ok" and getattr(services.cache, "degraded", False):
+            checks["cache"] = "ok: Redis unreachable, the database stands in"
     except Exception:
         checks["cache"] = "unreachable"
     checks.update(stream_checks(services))

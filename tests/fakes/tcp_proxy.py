@@ -3,6 +3,7 @@ away from the code under test without stopping it for everyone else.
 
     proxy = TcpProxy("127.0.0.1", 6379)
     await proxy.start()              # listens on 127.0.0.1:<proxy.port>
+    url = proxy.url("redis://127.0.0.1:6379/4")  # -> redis://127.0.0.1:<proxy.port>/4
     await proxy.cut()                # open connections are dropped, new ones refused
     await proxy.cut(blackhole=True)  # or: new connections are accepted and never answered
     await proxy.restore()            # same port, forwarding again
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from urllib.parse import urlsplit
 
 CHUNK = 65536
 
@@ -35,6 +37,12 @@ class TcpProxy:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def url(self, url: str) -> str:
+        """``url`` (redis://…, postgresql+asyncpg://user@host:port/db) pointed at this proxy."""
+        parts = urlsplit(url)
+        user = parts.netloc.rpartition("@")[0]
+        return parts._replace(netloc=f"{user}@{self.address}" if user else self.address).geturl()
 
     async def start(self) -> None:
         await self._listen()

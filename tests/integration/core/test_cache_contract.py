@@ -1,6 +1,8 @@
-"""One contract for every Cache: MemoryCache always, RedisCache when CHATDESK_TEST_REDIS_URL is
-set. Short TTLs (0.05 s) are only ever checked for having expired after a longer wait; whatever
-must still be present uses a long TTL, so a slow machine cannot make these tests flaky."""
+"""One contract for every Cache: MemoryCache and the database cache always, the fallback cache
+with Redis cut away always (it carries on in the database), RedisCache and the fallback cache
+with Redis answering when CHATDESK_TEST_REDIS_URL is set. Short TTLs (0.05 s) are only ever
+checked for having expired after a longer wait; whatever must still be present uses a long TTL,
+so a slow machine cannot make these tests flaky."""
 
 from __future__ import annotations
 
@@ -8,13 +10,19 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 
+from core import db
 from core.cache import LockTimeout, MemoryCache, RedisCache
+from core.cache_db import DbCache
+from core.cache_fallback import FallbackCache
+from tests.fakes.tcp_proxy import TcpProxy
+from webhooks.bootstrap import migrate
 
 REDIS = os.environ.get("CHATDESK_TEST_REDIS_URL", "")
-KINDS = ["memory", "redis"] if REDIS else ["memory"]
+KINDS = ["memory", "db", "redis-cut"] + (["redis", "redis-up"] if REDIS else [])
 
 SHORT = 0.05  # seconds
 PAST_SHORT = 0.12  # a wait after which a SHORT ttl has surely run out
@@ -22,15 +30,35 @@ LONG = 30.0
 
 
 @pytest.fixture(params=KINDS)
-async def cache(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[object]:
+async def cache(
+    request: pytest.FixtureRequest, redis_url: str, database_url: str
+) -> AsyncIterator[object]:
     prefix = f"test:{uuid.uuid4().hex}:"  # unique per test
+    engine = db.make_engine(database_url)
+    target = urlsplit(redis_url or "redis://127.0.0.1:6379")
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    await proxy.start()
+    c: MemoryCache | RedisCache | DbCache | FallbackCache
     if request.param == "memory":
-        c: MemoryCache | RedisCache = MemoryCache()
-    else:
+        c = MemoryCache()
+    elif request.param == "redis":
         c = RedisCache(redis_url, prefix=prefix)
+    else:
+        await migrate(engine)
+        c = DbCache(engine)
+        if request.param.startswith("redis-"):
+            if request.param == "redis-cut":
+                await proxy.cut()  # refused from the first call on
+            c = FallbackCache(
+                RedisCache(proxy.url(redis_url or "redis://127.0.0.1/0"), prefix=prefix), c
+            )
     yield c
+    if isinstance(c, FallbackCache):
+        assert c.degraded is (request.param == "redis-cut")
     await c.close()
-    if request.param == "redis":
+    await proxy.close()
+    await engine.dispose()
+    if request.param in ("redis", "redis-up"):
         from redis import asyncio as aioredis
 
         client = aioredis.from_url(redis_url)

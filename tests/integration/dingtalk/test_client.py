@@ -12,6 +12,7 @@ from bot.dingtalk.settings import DingtalkSettings
 from bot.ports import AuthExpired, Permanent, Retryable
 from core.cache import MemoryCache
 from tests.fakes.dingtalk_api import FakeDingtalk
+from tests.fakes.redis_down import caches_with_redis_down
 
 QPS = "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"
 
@@ -163,3 +164,13 @@ async def test_register_card_callback(fake, settings, session) -> None:
     )
     assert data["result"]["callbackUrl"].endswith("/webhooks/dingtalk/card")
     assert fake.callbacks["chatdesk_cards"]["forceUpdate"] is True
+
+
+async def test_single_flight_through_the_database_while_redis_is_down(
+    fake: FakeDingtalk, settings, session, database_url: str, redis_url: str
+) -> None:
+    async with caches_with_redis_down(database_url, redis_url) as (one, two):
+        a, b = client(settings, session, one), client(settings, session, two)
+        tokens = await asyncio.gather(*(x.access_token() for x in (a, b, a, b, a, b)))
+    assert len(fake.calls_to(TOKEN_PATH)) == 1
+    assert set(tokens) == {fake.tokens[0]}

@@ -107,3 +107,12 @@ async def test_blackhole_accepts_and_never_answers(proxy: TcpProxy, echo: Echo) 
     writer.close()
     assert await _roundtrip(port, b"again") == b"again"
     assert echo.received == b"again"
+
+
+async def test_url_points_at_the_proxy(proxy: TcpProxy) -> None:
+    port = proxy.port
+    assert proxy.url("redis://10.0.0.5:6379/4") == f"redis://127.0.0.1:{port}/4"
+    assert (
+        proxy.url("postgresql+asyncpg://postgres:pw@db.example:5432/test_x?ssl=disable")
+        == f"postgresql+asyncpg://postgres:pw@127.0.0.1:{port}/test_x?ssl=disable"
+    )

@@ -13,6 +13,7 @@ import pytest
 from bot.ports import AuthExpired, Permanent, Retryable
 from bot.wecom.client import WecomClient
 from core.cache import Cache, MemoryCache, RedisCache
+from tests.fakes.redis_down import caches_with_redis_down
 from tests.fakes.wecom_api import FakeWecom
 from tests.fakes.wecom_support import make_settings
 
@@ -272,3 +273,16 @@ async def test_api_base_is_used_for_every_call(
         "corpid": "ww0123456789abcdef",
         "corpsecret": "fake-secret-0123456789",
     }
+
+
+async def test_single_flight_through_the_database_while_redis_is_down(
+    fake: FakeWecom, session: aiohttp.ClientSession, database_url: str, redis_url: str
+) -> None:
+    fake.token_delay = 0.2  # without single flight both instances would call gettoken
+    async with caches_with_redis_down(database_url, redis_url) as (one, two):
+        a, b = client(fake, session, one), client(fake, session, two)
+        tokens = await asyncio.gather(a.access_token(), b.access_token(), a.access_token())
+        await b.send_text("zhangsan", "Redis 不在也送达")
+    assert fake.token_requests == 1
+    assert len(set(tokens)) == 1
+    assert [s["text"]["content"] for s in fake.sent] == ["Redis 不在也送达"]

@@ -136,3 +136,25 @@ class Desk:
         except AssertionError as exc:
             inbox, outbox = await self.statuses(db.inbox), await self.statuses(db.outbox)
             raise AssertionError(f"{exc}: inbox {inbox}, outbox {outbox}\n{self.logs()}") from None
+
+
+@dataclass
+class Reports:
+    """One repair report per user, as WeCom delivers them: each is posted again until an
+    instance answers 200 (``acked``), with the same MsgId every time."""
+
+    desk: Desk
+    users: list[str]
+    first_msg_id: int
+    acked: set[str] = field(default_factory=set)
+
+    async def send(self, instance: Instance, concurrency: int = 20) -> None:
+        """Post every report not yet acknowledged, ``concurrency`` at a time."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def post(i: int, user: str) -> None:
+            async with gate:
+                if await self.desk.sender.say(instance, user, REPORT, self.first_msg_id + i) == 200:
+                    self.acked.add(user)
+
+        await asyncio.gather(*(post(i, u) for i, u in enumerate(self.users) if u not in self.acked))

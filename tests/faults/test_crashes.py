@@ -1,0 +1,83 @@
+"""A `chatdesk serve` killed with SIGKILL (its whole process group) in the middle of its work:
+what it acknowledged is handled exactly once after the restart, and a message the platform
+accepted just before the kill is sent again at most once per crash.
+
+One instance, so these run on the SQLite default as well as on PostgreSQL + Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from core import db
+from tests.e2e.helpers import eventually
+from tests.fakes.wecom_api import Call
+from tests.faults.desk import Desk, Reports
+
+LOAD = 60
+
+
+async def test_sigkill_under_load_every_acknowledged_message_is_handled_exactly_once(
+    desk: Desk,
+) -> None:
+    a = desk.instance("a")
+    await desk.start(a)
+    reports = Reports(desk, [f"kehu{i}" for i in range(LOAD)], 9000)
+
+    async def kill_halfway() -> None:
+        await eventually(lambda: len(reports.acked) >= LOAD // 2, timeout=30, every=0.01)
+        await a.kill()  # callbacks in flight get no answer, or a broken one
+
+    await asyncio.gather(reports.send(a), kill_halfway())
+    acked_before = set(reports.acked)
+    assert LOAD // 2 <= len(acked_before) < LOAD
+    await a.start()
+    await reports.send(a)  # the platform retries every callback it saw no 200 for
+    assert len(reports.acked) == LOAD
+    await desk.settled()
+    assert await desk.statuses(db.inbox) == {"done": LOAD}
+    assert await desk.count(db.tickets) == LOAD
+    assert desk.texts_per_user() == {u: 1 for u in reports.users}, desk.texts_per_user()
+    assert all("#" in desk.texts(u)[0] for u in acked_before)
+
+
+async def test_relay_killed_after_the_platform_accepted_sends_at_most_one_duplicate_per_crash(
+    desk: Desk,
+) -> None:
+    a = desk.instance("a")
+    await desk.start(a)
+    crash_at = {5, 15}  # the 5th and the 15th reply the platform accepts kill the sender
+    accepted = 0
+
+    async def kill_after_accepting(call: Call) -> None:
+        """The platform has the message; the relay dies before it hears so."""
+        nonlocal accepted
+        if call.path == "message/send":
+            accepted += 1
+            if accepted in crash_at:
+                a.kill_now()
+
+    desk.wecom.on_accept = kill_after_accepting
+    reports = Reports(desk, [f"kehu{i}" for i in range(30)], 8000)
+    await reports.send(a)
+    crashes = 0
+
+    def crashed_or_done() -> bool:
+        everyone = len(reports.acked) == len(reports.users) == len(desk.texts_per_user())
+        return not a.alive() or everyone
+
+    for _ in range(len(crash_at) + 1):  # each crash is followed by a restart
+        await eventually(crashed_or_done, timeout=30, every=0.1)
+        if a.alive():
+            break
+        crashes += 1
+        await a.start()
+        await reports.send(a)  # what the kill left unacknowledged is retried by the platform
+    assert crashes == len(crash_at), desk.logs()
+    await desk.settled()
+    per_user = desk.texts_per_user()
+    assert set(per_user) == set(reports.users)
+    duplicates = sum(n - 1 for n in per_user.values())
+    assert duplicates <= crashes, per_user
+    assert await desk.count(db.tickets) == len(reports.users)
+    assert await desk.statuses(db.inbox) == {"done": len(reports.users)}

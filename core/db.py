@@ -110,12 +110,12 @@ tickets = Table(
     Column("assignee_id", String(64), ForeignKey("people.id"), nullable=True, index=True),
     Column("fields", JSON, nullable=False),
     Column("channel", String(16), nullable=False),
-    Column("created_at", TS, nullable=False),
+    Column("created_at", TS, nullable=False, index=True),
     Column("updated_at", TS, nullable=False),
-    Column("first_response_at", TS),
+    Column("first_response_at", TS, index=True),
     Column("arrived_at", TS),
-    Column("resolved_at", TS),
-    Column("closed_at", TS),
+    Column("resolved_at", TS, index=True),
+    Column("closed_at", TS, index=True),
     Column("response_due_at", TS),
     Column("resolve_due_at", TS, index=True),
     Column("rating", Integer),
@@ -124,6 +124,9 @@ tickets = Table(
     Column("decline_count", Integer, nullable=False, default=0),
     Column("version", Integer, nullable=False, default=0),
     Column("asset_id", String(64), nullable=True, index=True),  # the registered machine
+    Index("ix_tickets_status_resolved", "status", "resolved_at"),  # auto-close
+    Index("ix_tickets_status_assignee", "status", "assignee_id"),  # engineers' load
+    Index("ix_tickets_status_resolve_due", "status", "resolve_due_at"),  # overdue now
 )
 
 ticket_history = Table(
@@ -222,7 +225,7 @@ part_requests = Table(
     Column("lines", JSON, nullable=False),
     Column("status", String(16), nullable=False),
     Column("decided_by", String(64)),
-    Column("decided_at", TS),
+    Column("decided_at", TS, index=True),
     Column("reason", Text, nullable=False, default=""),
     Column("cost", Float, nullable=False, default=0.0),
     Column("created_at", TS, nullable=False),
@@ -280,12 +283,12 @@ sla_clocks = Table(  # one SLA target of a ticket: its due and warn times and wh
     Column("started_at", TS, nullable=False),
     Column("due_at", TS),  # null while paused
     Column("warn_at", TS),
-    Column("met_at", TS),
+    Column("met_at", TS, index=True),
     Column("stopped", Boolean, nullable=False, default=False),
     Column("pauses", JSON, nullable=False),  # [{"from", "to", "status"}]
     Column("policy", String(32), nullable=False),  # fingerprint of policy + calendar
     Column("warned_at", TS),
-    Column("breached_at", TS),
+    Column("breached_at", TS, index=True),
     Column("check_at", TS, index=True),  # when the scan must look next; null: never
 )
 

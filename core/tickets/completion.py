@@ -21,11 +21,10 @@ from core.tickets.commands import CompleteTicket, ConfirmResolution, ReopenTicke
 from core.tickets.events import ResolutionConfirmed, TicketReopened, TicketResolved
 from core.tickets.handlers import load
 from core.tickets.model import HistoryEntry, Ticket
-from core.tickets.repository import TicketFilter
 from core.tickets.texts import when
 from core.tickets.workflow import STATUS_ZH, Status
 
-SCAN_PAGE = 200
+SCAN_BATCH = 200  # closed per scan, oldest first; the next scan (a minute later) goes on
 
 
 def resolve_round(ticket: Ticket) -> int:
@@ -136,17 +135,8 @@ async def scan_auto_close(cmd: ScanAutoClose, ctx: Context) -> int:
     now = ctx.clock.now()
     days = ctx.config.completion.auto_close_days
     cutoff = now - timedelta(days=days)
-    due: list[int] = []
-    offset = 0
-    while True:
-        page, total = await ctx.uow.tickets.list(
-            TicketFilter(status=[Status.RESOLVED.value], limit=SCAN_PAGE, offset=offset)
-        )
-        due.extend(t.id for t in page if t.resolved_at is not None and t.resolved_at <= cutoff)
-        offset += SCAN_PAGE
-        if offset >= total or not page:
-            break
-    for ticket_id in sorted(due):
+    due = await ctx.uow.tickets.resolved_before(cutoff, limit=SCAN_BATCH)
+    for ticket_id in due:
         ticket = await load(ctx, ticket_id)
         if ticket.status is not Status.RESOLVED:
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -29,6 +30,7 @@ class TicketFilter:
     asset_id: str | None = None
     limit: int = 50
     offset: int = 0
+    before_id: int | None = None  # keyset pagination: only tickets numbered below this
 
 
 def _row_values(ticket: Ticket) -> dict[str, Any]:
@@ -127,9 +129,20 @@ class SqlTicketRepository:
         )
         ticket.new_history.clear()
 
-    async def list(self, flt: TicketFilter) -> tuple[list[Ticket], int]:
+    async def resolved_before(self, cutoff: datetime, *, limit: int) -> list[int]:
+        """Resolved tickets resolved at or before ``cutoff``, oldest first: one index range."""
+        t = db.tickets.c
+        rows = await self._conn.execute(
+            select(t.id)
+            .where(t.status == Status.RESOLVED.value, t.resolved_at <= cutoff)
+            .order_by(t.resolved_at, t.id)
+            .limit(limit)
+        )
+        return [int(r[0]) for r in rows]
+
+    def _conditions(self, flt: TicketFilter) -> list[Any]:
         t = db.tickets
-        conds = []
+        conds: list[Any] = []
         if flt.status:
             conds.append(t.c.status.in_(flt.status))
         if flt.assignee_id:
@@ -140,10 +153,29 @@ class SqlTicketRepository:
             conds.append(t.c.type == flt.type)
         if flt.asset_id:
             conds.append(t.c.asset_id == flt.asset_id)
-        total = (
-            await self._conn.execute(select(func.count()).select_from(t).where(*conds))
-        ).scalar()
+        return conds
+
+    async def page(self, flt: TicketFilter) -> list[Ticket]:
+        """Newest first; below ``before_id`` when given (keyset: no rows are skipped over)."""
+        t = db.tickets
+        conds = self._conditions(flt)
+        if flt.before_id is not None:
+            conds.append(t.c.id < flt.before_id)
         rows = await self._conn.execute(
             select(t).where(*conds).order_by(t.c.id.desc()).limit(flt.limit).offset(flt.offset)
         )
-        return [_from_row(r) for r in rows], int(total or 0)
+        return [_from_row(r) for r in rows]
+
+    async def count(self, flt: TicketFilter) -> int:
+        """How many tickets match the filters (``before_id``, limit and offset aside)."""
+        t = db.tickets
+        total = (
+            await self._conn.execute(
+                select(func.count()).select_from(t).where(*self._conditions(flt))
+            )
+        ).scalar()
+        return int(total or 0)
+
+    async def list(self, flt: TicketFilter) -> tuple[list[Ticket], int]:
+        """A page and the count of all matching tickets (for short per-person lists)."""
+        return await self.page(flt), await self.count(flt)

@@ -12,6 +12,7 @@ from core.messages import Event, Outbound
 from core.people.model import Person
 from core.tickets.model import Ticket
 from core.tickets.repository import TicketFilter
+from core.tickets.workflow import Status
 from tests.fakes.dispatch import MemoryDispatch
 from tests.fakes.sla import MemorySla
 
@@ -83,16 +84,34 @@ class MemoryTickets:
         ticket.new_history.clear()
         self.saved[ticket.id] = ticket
 
-    async def list(self, flt: TicketFilter) -> tuple[list[Ticket], int]:
-        items = [
+    async def resolved_before(self, cutoff: datetime, *, limit: int) -> list[int]:
+        due = [
+            t
+            for t in self.store.tickets.values()
+            if t.status is Status.RESOLVED and t.resolved_at is not None and t.resolved_at <= cutoff
+        ]
+        return [t.id for t in sorted(due, key=lambda t: (t.resolved_at, t.id))][:limit]
+
+    def _matching(self, flt: TicketFilter) -> list[Ticket]:
+        return [
             t
             for t in sorted(self.store.tickets.values(), key=lambda t: -t.id)
             if (not flt.status or t.status.value in flt.status)
             and (not flt.assignee_id or t.assignee_id == flt.assignee_id)
             and (not flt.requester_id or t.requester_id == flt.requester_id)
             and (not flt.type or t.type == flt.type)
+            and (not flt.asset_id or t.asset_id == flt.asset_id)
         ]
-        return items[flt.offset : flt.offset + flt.limit], len(items)
+
+    async def page(self, flt: TicketFilter) -> list[Ticket]:
+        items = [t for t in self._matching(flt) if flt.before_id is None or t.id < flt.before_id]
+        return items[flt.offset : flt.offset + flt.limit]
+
+    async def count(self, flt: TicketFilter) -> int:
+        return len(self._matching(flt))
+
+    async def list(self, flt: TicketFilter) -> tuple[list[Ticket], int]:
+        return await self.page(flt), await self.count(flt)
 
 
 class MemoryPeople:

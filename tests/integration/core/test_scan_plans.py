@@ -1,0 +1,139 @@
+"""The hot scans and reads do not grow with history: with 100k tickets (300k history rows, 100k
+offers; tests/fakes/scan_seed.py, then ANALYZE) every statement they run is EXPLAINed, and none
+may read ``tickets``, ``ticket_history`` or ``offers`` sequentially.
+
+The statements are the ones the code really runs (captured from the engine while each scenario
+runs through the bus or the repositories), EXPLAINed afterwards with their own parameters.
+PostgreSQL: ``EXPLAIN (FORMAT JSON)``, every node of the plan walked, no ``Seq Scan`` of those
+tables. SQLite: ``EXPLAIN QUERY PLAN``, every access to them an index SEARCH, or a SCAN that a
+LIMIT stops early in index order (no temporary b-tree to sort first).
+
+Runs on SQLite always and on PostgreSQL when CHATDESK_TEST_DATABASE_URL is set (CI sets it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.bus import MessageBus
+from core.clock import FixedClock
+from core.messages import Actor
+from core.settings import DeskConfig
+from core.tickets.commands import ScanAutoClose
+from tests.fakes.scan_seed import desk_config, seed
+from webhooks.bootstrap import build_bus
+
+N = 100_000
+GUARDED = ("tickets", "ticket_history", "offers")
+NOW = datetime(2026, 6, 15, 3, 0, tzinfo=UTC)
+
+
+@dataclass
+class Captured:
+    statements: list[tuple[str, Any]] = field(default_factory=list)
+    on: bool = False
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        head = statement.lstrip().split(None, 1)[0].upper()
+        if self.on and head in ("SELECT", "WITH", "UPDATE", "DELETE"):
+            self.statements.append((statement, params))
+
+
+def pg_seq_scans(plan: Any) -> list[str]:
+    """The guarded relations read by a ``Seq Scan`` anywhere in a JSON plan."""
+    found: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") in GUARDED:
+            found.append(str(node["Relation Name"]))
+        for child in node.get("Plans", []):
+            walk(child)
+
+    for entry in plan:
+        walk(entry["Plan"])
+    return found
+
+
+_SCAN = re.compile(r"^SCAN (\w+)")
+
+
+def sqlite_full_scans(details: list[str], statement: str) -> list[str]:
+    """The guarded tables a SQLite plan scans without an index range."""
+    stops_early = " LIMIT " in statement.upper() and not any("TEMP B-TREE" in d for d in details)
+    found = []
+    for detail in details:
+        match = _SCAN.match(detail)
+        if match and match.group(1) in GUARDED and not stops_early:
+            found.append(detail)
+    return found
+
+
+def touches(details: Any) -> bool:
+    return any(name in str(details) for name in GUARDED)
+
+
+async def explain(engine: AsyncEngine, statement: str, params: Any) -> tuple[Any, list[str]]:
+    """(the plan, the guarded tables it reads sequentially)."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            result = await conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, params)
+            plan = result.scalar()
+            return plan, pg_seq_scans(plan)
+        rows = (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)).all()
+        details = [str(r[3]) for r in rows]
+        return details, sqlite_full_scans(details, statement)
+
+
+Scenario = Callable[[MessageBus, AsyncEngine, DeskConfig], Awaitable[None]]
+
+
+async def auto_close_nothing_due(bus: MessageBus, engine: AsyncEngine, config: DeskConfig) -> None:
+    assert await bus.handle(ScanAutoClose(actor=Actor.system(), source="plans:close")) == 0
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "auto-close, nothing due": auto_close_nothing_due,
+}
+
+
+@pytest.fixture
+async def seeded(migrated_engine: AsyncEngine) -> tuple[AsyncEngine, MessageBus, DeskConfig]:
+    staff = await seed(migrated_engine, N, NOW)
+    config = DeskConfig.model_validate(desk_config(staff)).with_platforms(("wecom",))
+    bus = build_bus(migrated_engine, config, FixedClock(NOW + timedelta(minutes=1)))
+    return migrated_engine, bus, config
+
+
+async def test_hot_statements_read_index_ranges_at_100k_tickets(
+    seeded: tuple[AsyncEngine, MessageBus, DeskConfig],
+) -> None:
+    engine, bus, config = seeded
+    plan, bad = await explain(engine, "SELECT id FROM tickets WHERE title LIKE '%x%'", ())
+    assert bad, f"the check must see this sequential scan: {plan}"
+    _, bad = await explain(engine, "SELECT title FROM tickets WHERE id = 7", ())
+    assert bad == []
+    captured = Captured()
+    event.listen(engine.sync_engine, "before_cursor_execute", captured)
+    problems: list[str] = []
+    for name, scenario in SCENARIOS.items():
+        captured.statements.clear()
+        captured.on = True
+        await scenario(bus, engine, config)
+        captured.on = False
+        guarded = 0
+        for statement, params in captured.statements:
+            plan, bad = await explain(engine, statement, params)
+            guarded += touches(plan)
+            if bad:
+                problems.append(f"{name}: sequential scan of {bad} in\n{statement}\n{plan}")
+        assert guarded, f"{name}: no statement read {GUARDED} (nothing was checked)"
+    event.remove(engine.sync_engine, "before_cursor_execute", captured)
+    assert problems == [], "\n\n".join(problems)

@@ -5,16 +5,16 @@ auto-close (status, resolved_at); engineers' load (status, assignee_id); overdue
 resolved_at, closed_at on tickets; decided_at on part requests; met_at, breached_at on SLA
 clocks).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 
 The first call that finds Redis unreachable (refused, reset, timed out: RedisCache raises
 CacheUnavailable within half a second) switches every call to the database cache and starts a
-probe that pings Redis with a growing pause (0.5 s doubling to 30 s). When a ping answers, the
+probe that pings Redis with a growing pause (0.5 s doubling to 10 s). When a ping answers, the
 pooled connections from before the outage are dropped, calls go to Redis again, and what was
 written to the database meanwhile is handed back (counters added, tokens and claims copied,
 deletions repeated), so a rate bucket does not restart at zero. One warning is logged when
@@ -31,7 +31,7 @@ T = TypeVar("T")
 Op = Literal["set", "add", "incr", "delete"]
 
 PROBE_FIRST_S = 0.5
-PROBE_MAX_S = 30.0
+PROBE_MAX_S = 10.0
 FLAP_WINDOW_S = 60.0  # down again this soon after coming back: keep the longer probe pause
 HANDBACK_PASSES = 5  # while calls keep writing to the database during the hand-back
 HANDBACK_MAX = 10_000  # keys remembered for the hand-back; beyond, the oldest are forgotten

@@ -111,7 +111,9 @@ def start_scheduler(services: Services) -> AsyncIOScheduler:
     at = digest_time(services)
     scheduler.add_job(
         daily_digest,
-        CronTrigger(hour=at.hour, minute=at.minute, timezone=services.desk.timezone),
+        CronTrigger(
+            hour=at.hour, minute=at.minute, second=at.second, timezone=services.desk.timezone
+        ),
         args=[services],
         id="daily_digest",
         max_instances=1,

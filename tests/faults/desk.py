@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import db
+from core.messages import Channel
+from core.people.model import Person, PersonKind
 from core.queue import PENDING, WORKING
+from core.tickets.model import Ticket
+from core.tickets.workflow import Status
+from core.uow import SqlUnitOfWork
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import wecom_settings
 from tests.fakes.sla_load import free_port
@@ -158,3 +164,29 @@ class Reports:
                     self.acked.add(user)
 
         await asyncio.gather(*(post(i, u) for i, u in enumerate(self.users) if u not in self.acked))
+
+
+async def seed_resolved(engine: AsyncEngine, count: int, resolved_at: datetime) -> list[str]:
+    """Tickets 1..count resolved by 张伟 at ``resolved_at``, each for its own WeCom customer
+    (c1, c2, ...), as the core would have stored them; returns the customers' user ids."""
+    zhang = Person(id="zhang", name="张伟", kind=PersonKind.STAFF, roles=frozenset({"engineer"}),
+                   identities={"wecom": "zhang"})  # fmt: skip
+    customers = [Person(id=f"c{i}", name=f"客户{i}", identities={"wecom": f"c{i}"})
+                 for i in range(1, count + 1)]  # fmt: skip
+    async with SqlUnitOfWork(engine) as uow:
+        for person in (zhang, *customers):
+            await uow.people.upsert(person, at=resolved_at)
+        for i, customer in enumerate(customers, 1):
+            ticket = Ticket(
+                id=i, type="repair", title=f"漏油 {i}", requester_id=customer.id,
+                assignee_id="zhang", status=Status.ACCEPTED, channel="wecom",
+                created_at=resolved_at - timedelta(hours=5), updated_at=resolved_at,
+            )  # fmt: skip
+            ticket.move_to(Status.RESOLVED, actor=zhang.actor(Channel.WECOM), at=resolved_at,
+                           summary="换了密封圈", photos=[])  # fmt: skip
+            await uow.tickets.add(ticket)
+        await uow.conn.execute(
+            db.counters.update().where(db.counters.c.name == "ticket").values(value=count)
+        )
+        await uow.commit()
+    return [f"c{i}" for i in range(1, count + 1)]

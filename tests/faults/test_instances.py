@@ -9,13 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from core import db
+from core.settings import DeskConfig
 from tests.e2e.helpers import eventually
-from tests.faults.desk import REPORT, Desk
+from tests.faults.desk import REPORT, Desk, Reports, seed_resolved
 
 USERS = 20
 RETRIES = 5
+RESOLVED = 30
+DIGEST_DELAY_S = 20  # the digest falls due this long after the instances are launched
+EXPIRIES = 2
+
+
+def card_keys(desk: Desk) -> Counter[tuple[str, str]]:
+    """(recipient, card key) of every card the platform accepted."""
+    return Counter(
+        (m["touser"], m["template_card"]["task_id"].split("@r")[0])
+        for m in desk.wecom.sent
+        if m.get("msgtype") == "template_card"
+    )
+
 
 if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TEST_REDIS_URL"):
 
@@ -45,3 +62,49 @@ if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TES
             assert "#" in desk.texts(user)[0], desk.texts(user)
         inbox = await desk.statuses(db.inbox)
         assert inbox == {"done": USERS}, inbox
+
+    async def test_two_instances_refresh_the_token_scan_and_send_the_digest_once(
+        desk: Desk,
+    ) -> None:
+        now = datetime.now(UTC)
+        customers = await seed_resolved(desk.engine, RESOLVED, now - timedelta(days=5))
+        zone = ZoneInfo(DeskConfig().timezone)
+        digest_at = (now + timedelta(seconds=DIGEST_DELAY_S)).astimezone(zone)
+        extra = {
+            "workers": {"scan_interval_s": 1},  # both scan every second
+            "reports": {"daily_digest_at": digest_at.strftime("%H:%M:%S")},
+        }
+        a, b = desk.instance("a", **extra), desk.instance("b", **extra)
+        await desk.start(a, b)
+        assert datetime.now(UTC) < digest_at, "the instances started after the digest was due"
+
+        # the token: both relays send; WeCom expires it twice while they do
+        for round_ in range(EXPIRIES + 1):
+            if round_:
+                desk.wecom.expire_token_once()
+            to_a = Reports(desk, [f"kehu{round_}a{i}" for i in range(5)], 6000 + 100 * round_)
+            to_b = Reports(desk, [f"kehu{round_}b{i}" for i in range(5)], 6050 + 100 * round_)
+            await asyncio.gather(to_a.send(a), to_b.send(b))
+            users = set(to_a.users + to_b.users)
+            await eventually(lambda u=users: u <= set(desk.texts_per_user()), timeout=30)
+        assert (fetched := desk.wecom.token_requests) == 1 + EXPIRIES, fetched
+
+        # the auto-close scan: every resolved ticket closed once, its customer told once
+        def closed_notices() -> Counter[str]:
+            return Counter(u for u in customers for t in desk.texts(u) if "自动关闭" in t)
+
+        await eventually(lambda: len(closed_notices()) == RESOLVED, timeout=30)
+        # the digest: one card to each manager
+        managers = {"boss1", "boss2"}
+        digests = lambda: {u for u, k in card_keys(desk) if k.startswith("digest_")}  # noqa: E731
+        await eventually(lambda: digests() == managers, timeout=DIGEST_DELAY_S + 30)
+        await asyncio.sleep(2)  # both instances' digest jobs and a few more scans have run
+        await desk.settled()
+        assert closed_notices() == {u: 1 for u in customers}
+        cards = card_keys(desk)
+        assert max(cards.values()) == 1, [k for k, n in cards.items() if n > 1]
+        assert {k for u, k in cards if u in managers} == {
+            k for u, k in cards if k.startswith("digest_")
+        }
+        assert (await desk.statuses(db.tickets))["closed"] == RESOLVED
+        assert (fetched := desk.wecom.token_requests) == 1 + EXPIRIES, fetched

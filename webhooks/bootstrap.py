@@ -69,8 +69,12 @@ def ensure_sqlite_dir(url: str) -> None:
 
 
 async def sync_directory(engine: AsyncEngine, desk: DeskConfig, at: datetime) -> None:
-    """Staff and parts from the config into the database (stock is set only on first sight)."""
+    """Staff and parts from the config into the database (stock is set only on first sight).
+    Instances starting together take turns on PostgreSQL (an advisory lock held until commit):
+    two of them would otherwise insert the same new person at once, and one would not start."""
     async with SqlUnitOfWork(engine) as uow:
+        if uow.conn.dialect.name == "postgresql":
+            await uow.conn.execute(text("SELECT pg_advisory_xact_lock(7263002)"))
         keep = {API_PERSON.id}
         await uow.people.upsert(API_PERSON, at=at)
         for cfg in desk.people:

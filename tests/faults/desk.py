@@ -93,8 +93,9 @@ class Desk:
     async def start(self, *instances: Instance) -> None:
         await asyncio.gather(*(i.start() for i in instances))
 
-    def logs(self) -> str:
-        return "\n".join(f"== {i.name}\n{i.log.read_text(errors='replace')[-3000:]}"
+    def logs(self, tail: int = 3000) -> str:
+        """What the instances printed, the last ``tail`` characters of each (0: all of it)."""
+        return "\n".join(f"== {i.name}\n{i.log.read_text(errors='replace')[-tail:]}"
                          for i in self.instances if i.log.exists())  # fmt: skip
 
     # -- what the platform saw ----------------------------------------------------------------

@@ -13,6 +13,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from core import db
 from core.settings import DeskConfig
 from tests.e2e.helpers import eventually
@@ -36,7 +38,7 @@ def card_keys(desk: Desk) -> Counter[tuple[str, str]]:
 
 if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TEST_REDIS_URL"):
 
-    async def test_a_callback_retried_five_times_across_two_instances_is_handled_once(
+    async def test_any_instance_takes_any_callback_retries_count_once_dialogs_go_on(
         desk: Desk,
     ) -> None:
         a, b = desk.instance("a"), desk.instance("b")
@@ -62,6 +64,19 @@ if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TES
             assert "#" in desk.texts(user)[0], desk.texts(user)
         inbox = await desk.statuses(db.inbox)
         assert inbox == {"done": USERS}, inbox
+
+        # a dialog begun on one instance goes on on the other
+        await desk.sender.say(a, "talker", "注塑机报警 E31，无法启动", 7100)
+        asked = await eventually(lambda: desk.texts("talker"), timeout=30)
+        assert "设备编号" in asked[-1]
+        await desk.sender.say(b, "talker", "A-1024", 7101)
+        opened = await eventually(lambda: [t for t in desk.texts("talker") if "#" in t], timeout=30)
+        assert f"#{USERS + 1}" in opened[0], opened
+        description = select(db.tickets.c.description).where(db.tickets.c.id == USERS + 1)
+        assert await desk.scalar(description) == "注塑机报警 E31，无法启动"
+        # SIGTERM: both stop in time and cleanly, having logged no error on the way
+        assert await a.stop() == 0 and await b.stop() == 0, desk.logs()
+        assert "Traceback" not in desk.logs(tail=0), desk.logs()
 
     async def test_two_instances_refresh_the_token_scan_and_send_the_digest_once(
         desk: Desk,

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import texts
 from bot.decision import STAFF_ROLES, OpenFact, Query
@@ -22,32 +22,31 @@ from core.tickets.workflow import OPEN_STATUSES, STATUS_ZH, Status
 from core.uow import SqlUnitOfWork
 
 
-async def open_facts(engine: AsyncEngine, requester_id: str) -> tuple[OpenFact, ...]:
+async def open_facts(conn: AsyncConnection, requester_id: str) -> tuple[OpenFact, ...]:
     """The requester's open tickets with their device and the last staff reply."""
     t, h = db.tickets, db.ticket_history
-    async with engine.connect() as conn:
-        rows = (
+    rows = (
+        await conn.execute(
+            select(t.c.id, t.c.fields)
+            .where(
+                t.c.requester_id == requester_id,
+                t.c.status.in_([s.value for s in OPEN_STATUSES]),
+            )
+            .order_by(t.c.id.desc())
+            .limit(20)
+        )
+    ).all()
+    if not rows:
+        return ()
+    replied = dict(
+        (
             await conn.execute(
-                select(t.c.id, t.c.fields)
-                .where(
-                    t.c.requester_id == requester_id,
-                    t.c.status.in_([s.value for s in OPEN_STATUSES]),
-                )
-                .order_by(t.c.id.desc())
-                .limit(20)
+                select(h.c.ticket_id, func.max(h.c.at))
+                .where(h.c.ticket_id.in_([r.id for r in rows]), h.c.action == "reply")
+                .group_by(h.c.ticket_id)
             )
         ).all()
-        if not rows:
-            return ()
-        replied = dict(
-            (
-                await conn.execute(
-                    select(h.c.ticket_id, func.max(h.c.at))
-                    .where(h.c.ticket_id.in_([r.id for r in rows]), h.c.action == "reply")
-                    .group_by(h.c.ticket_id)
-                )
-            ).all()
-        )
+    )
     facts = []
     for r in rows:
         at = replied.get(r.id)
@@ -74,7 +73,7 @@ async def _asset_answer(uow: SqlUnitOfWork, asset_id: str, actor: Actor, config:
 
 
 async def answer_text(
-    engine: AsyncEngine,
+    uow: SqlUnitOfWork,
     query: Query,
     actor: Actor,
     config: DeskConfig,
@@ -82,57 +81,56 @@ async def answer_text(
     *,
     secret: bytes = b"",
 ) -> str:
-    async with SqlUnitOfWork(engine) as uow:
-        if query.name == "my_tickets":
-            is_engineer = actor.has("engineer")
-            flt = TicketFilter(
-                status=[s.value for s in OPEN_STATUSES],
-                assignee_id=actor.person_id if is_engineer else None,
-                requester_id=None if is_engineer else actor.person_id,
-                limit=10,
-            )
-            tickets, total = await uow.tickets.list(flt)
-            if not tickets:
-                return texts.NO_TICKETS
-            lines = [
-                texts.TICKET_LINE.format(ref=t.ref, title=t.title, status=STATUS_ZH[t.status])
-                for t in tickets
-            ]
-            more = f"\n（共 {total} 个，仅显示最近 10 个）" if total > 10 else ""
-            head = "您负责的未完成工单：" if is_engineer else "您未完成的工单："
-            return head + "\n" + "\n".join(lines) + more
-        if query.name == "asset":
-            return await _asset_answer(uow, query.text, actor, config)
-        ref = f"#{query.ticket_id}"
-        ticket = await uow.tickets.get(query.ticket_id or 0, with_history=False)
-        involved = ticket is not None and (
-            actor.person_id in (ticket.requester_id, ticket.assignee_id)
-            or actor.has("agent", "manager", "stock_keeper")
+    if query.name == "my_tickets":
+        is_engineer = actor.has("engineer")
+        flt = TicketFilter(
+            status=[s.value for s in OPEN_STATUSES],
+            assignee_id=actor.person_id if is_engineer else None,
+            requester_id=None if is_engineer else actor.person_id,
+            limit=10,
         )
-        if not actor.has(*STAFF_ROLES) and not involved:
-            # a customer learns nothing about other people's tickets, not even that they exist
-            return texts.NOT_FOUND_OR_NOT_YOURS.format(ref=ref)
-        if ticket is None:
-            return texts.NO_SUCH_TICKET.format(ref=ref)
-        if not involved:
-            return texts.NOT_INVOLVED.format(ref=ref)
-        assignee = await uow.people.get(ticket.assignee_id) if ticket.assignee_id else None
-        ticket_type = config.ticket_type(ticket.type)
-        detail = texts.TICKET_DETAIL.format(
-            ref=ticket.ref,
-            type=ticket_type.name if ticket_type else ticket.type,
-            title=ticket.title,
-            status=STATUS_ZH[ticket.status],
-            assignee=assignee.name if assignee else "待分配",
-            created=when(ticket.created_at, config.timezone),
-            due=when(ticket.response_due_at, config.timezone),
-        )
-        clocks = await uow.sla.get(ticket.id)
-        if clocks:  # each SLA target: due time, met or the working time left, and its pauses
-            sla = sla_lines(config, clocks, now or datetime.now().astimezone())
-            detail = detail.rsplit("\n", 1)[0] + "\n" + "\n".join(sla)
-        if not secret:
-            return detail
-        url = ticket_url(config.public_base_url, secret, ticket.id)
-        finished = ticket.status in (Status.RESOLVED, Status.CLOSED)
-        return detail + (texts.REPORT_LINK if finished else texts.PROGRESS_LINK).format(url=url)
+        tickets, total = await uow.tickets.list(flt)
+        if not tickets:
+            return texts.NO_TICKETS
+        lines = [
+            texts.TICKET_LINE.format(ref=t.ref, title=t.title, status=STATUS_ZH[t.status])
+            for t in tickets
+        ]
+        more = f"\n（共 {total} 个，仅显示最近 10 个）" if total > 10 else ""
+        head = "您负责的未完成工单：" if is_engineer else "您未完成的工单："
+        return head + "\n" + "\n".join(lines) + more
+    if query.name == "asset":
+        return await _asset_answer(uow, query.text, actor, config)
+    ref = f"#{query.ticket_id}"
+    ticket = await uow.tickets.get(query.ticket_id or 0, with_history=False)
+    involved = ticket is not None and (
+        actor.person_id in (ticket.requester_id, ticket.assignee_id)
+        or actor.has("agent", "manager", "stock_keeper")
+    )
+    if not actor.has(*STAFF_ROLES) and not involved:
+        # a customer learns nothing about other people's tickets, not even that they exist
+        return texts.NOT_FOUND_OR_NOT_YOURS.format(ref=ref)
+    if ticket is None:
+        return texts.NO_SUCH_TICKET.format(ref=ref)
+    if not involved:
+        return texts.NOT_INVOLVED.format(ref=ref)
+    assignee = await uow.people.get(ticket.assignee_id) if ticket.assignee_id else None
+    ticket_type = config.ticket_type(ticket.type)
+    detail = texts.TICKET_DETAIL.format(
+        ref=ticket.ref,
+        type=ticket_type.name if ticket_type else ticket.type,
+        title=ticket.title,
+        status=STATUS_ZH[ticket.status],
+        assignee=assignee.name if assignee else "待分配",
+        created=when(ticket.created_at, config.timezone),
+        due=when(ticket.response_due_at, config.timezone),
+    )
+    clocks = await uow.sla.get(ticket.id)
+    if clocks:  # each SLA target: due time, met or the working time left, and its pauses
+        sla = sla_lines(config, clocks, now or datetime.now().astimezone())
+        detail = detail.rsplit("\n", 1)[0] + "\n" + "\n".join(sla)
+    if not secret:
+        return detail
+    url = ticket_url(config.public_base_url, secret, ticket.id)
+    finished = ticket.status in (Status.RESOLVED, Status.CLOSED)
+    return detail + (texts.REPORT_LINK if finished else texts.PROGRESS_LINK).format(url=url)

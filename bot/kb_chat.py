@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import grammar, texts
 from bot.decision import STAFF_ROLES, OutCard
@@ -54,70 +54,67 @@ def new_report_text(item: ChatMessage | CardAction, actor: Actor) -> str:
 
 
 class KbChat:
-    def __init__(
-        self, *, engine: AsyncEngine, clock: Clock, search: KnowledgeSearch, base_url: str
-    ) -> None:
-        self.engine = engine
+    def __init__(self, *, clock: Clock, search: KnowledgeSearch, base_url: str) -> None:
         self.clock = clock
         self.search = search
         self.base_url = base_url
 
     async def answer(
-        self, row_id: int, item: ChatMessage | CardAction, query: str, actor: Actor
+        self,
+        uow: SqlUnitOfWork,
+        row_id: int,
+        item: ChatMessage | CardAction,
+        query: str,
+        actor: Actor,
     ) -> list[str]:
         """知识 <关键词>: the top three as a card, or a short text when nothing is relevant."""
-        async with SqlUnitOfWork(self.engine) as uow:
-            found = await self.search.articles(uow.conn, query, limit=3)
-            await uow.kb.record(
-                EventKind.SEARCH,
+        found = await self.search.articles(uow.conn, query, limit=3)
+        await uow.kb.record(
+            EventKind.SEARCH,
+            at=self.clock.now(),
+            query=query,
+            person_id=actor.person_id,
+            channel=item.platform,
+            hits=len(found),
+        )
+        if found:
+            args = {"query": query[:40], "articles": card_articles(self.base_url, found)}
+            await uow.add_outbound(
+                Outbound(
+                    **_target(item),
+                    kind="card",
+                    card={"builder": "kb_results", "args": args},
+                    card_key=f"kb_{row_id}",
+                    dedupe_key=f"inbox:{row_id}:kb",
+                ),
                 at=self.clock.now(),
-                query=query,
-                person_id=actor.person_id,
-                channel=item.platform,
-                hits=len(found),
             )
-            if found:
-                args = {"query": query[:40], "articles": card_articles(self.base_url, found)}
-                await uow.add_outbound(
-                    Outbound(
-                        **_target(item),
-                        kind="card",
-                        card={"builder": "kb_results", "args": args},
-                        card_key=f"kb_{row_id}",
-                        dedupe_key=f"inbox:{row_id}:kb",
-                    ),
-                    at=self.clock.now(),
-                )
-            await uow.commit()
         return [] if found else [texts.KB_NOTHING.format(query=query[:40])]
 
-    async def suggestions(self, text: str) -> list[dict[str, Any]]:
+    async def suggestions(self, conn: AsyncConnection, text: str) -> list[dict[str, Any]]:
         """Articles worth showing a customer who describes a problem (none when weak)."""
         if not text.strip():
             return []
-        async with self.engine.connect() as conn:
-            found = await self.search.articles(conn, text, limit=3)
+        found = await self.search.articles(conn, text, limit=3)
         return card_articles(self.base_url, found)
 
     async def send_cards(
-        self, row_id: int, item: ChatMessage | CardAction, cards: list[OutCard]
+        self, uow: SqlUnitOfWork, row_id: int, item: ChatMessage | CardAction, cards: list[OutCard]
     ) -> None:
         """The cards a chat decision sends (suggestions) or updates (after 已解决 / 仍需报修)."""
         if not cards:
             return
-        async with SqlUnitOfWork(self.engine) as uow:
-            for i, card in enumerate(cards):
-                intent: dict[str, Any] = {"builder": card.builder, "args": card.args}
-                if card.status:
-                    intent["status"] = card.status
-                await uow.add_outbound(
-                    Outbound(
-                        **_target(item),
-                        kind="card_update" if card.update else "card",
-                        card=intent,
-                        card_key=card.key,
-                        dedupe_key=f"inbox:{row_id}:card:{i}",
-                    ),
-                    at=self.clock.now(),
-                )
-            await uow.commit()
+        for i, card in enumerate(cards):
+            intent: dict[str, Any] = {"builder": card.builder, "args": card.args}
+            if card.status:
+                intent["status"] = card.status
+            await uow.add_outbound(
+                Outbound(
+                    **_target(item),
+                    kind="card_update" if card.update else "card",
+                    card=intent,
+                    card_key=card.key,
+                    dedupe_key=f"inbox:{row_id}:card:{i}",
+                ),
+                at=self.clock.now(),
+            )

@@ -56,30 +56,30 @@ class MessageBus:
         self.event_handlers = event_handlers
         self.before_commit = list(before_commit)
 
-    async def handle(
-        self, command: Command, *, also: Callable[[Context], Awaitable[None]] | None = None
-    ) -> Any:
+    async def handle(self, command: Command) -> Any:
         """Run the command's handler and every event it causes, then commit once.
 
-        A domain error rolls everything back and propagates to the caller. ``also`` runs last
-        in the same transaction (the inbox worker's reply, dialog and handled mark), so the
-        command's effects and the caller's bookkeeping commit together or not at all.
+        A domain error rolls everything back and propagates to the caller.
         """
-        handler = self.command_handlers[type(command)]
         async with self.uow_factory() as uow:
-            ctx = Context(uow=uow, clock=self.clock, config=self.config)
-            if command.source and not await uow.mark_processed(command.source, at=self.clock.now()):
-                return DUPLICATE
-            result = await handler(command, ctx)
-            queue = uow.collect_events()
-            while queue:
-                event = queue.pop(0)
-                for react in self.event_handlers.get(type(event), []):
-                    await react(event, ctx)
-                queue.extend(uow.collect_events())
-            for hook in self.before_commit:
-                await hook(ctx)
-            if also is not None:
-                await also(ctx)
+            result = await self.run(command, uow)
             await uow.commit()
+        return result
+
+    async def run(self, command: Command, uow: UnitOfWork) -> Any:
+        """Run the command and its events inside the caller's unit of work, without committing
+        (the inbox worker handles a whole chat message in one transaction this way)."""
+        handler = self.command_handlers[type(command)]
+        ctx = Context(uow=uow, clock=self.clock, config=self.config)
+        if command.source and not await uow.mark_processed(command.source, at=self.clock.now()):
+            return DUPLICATE
+        result = await handler(command, ctx)
+        queue = uow.collect_events()
+        while queue:
+            event = queue.pop(0)
+            for react in self.event_handlers.get(type(event), []):
+                await react(event, ctx)
+            queue.extend(uow.collect_events())
+        for hook in self.before_commit:
+            await hook(ctx)
         return result

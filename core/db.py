@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
     update,
 )
 from sqlalchemy.engine import Dialect
@@ -164,8 +165,17 @@ inbox = Table(
     Column("available_at", TS, nullable=False),
     Column("processed_at", TS),
     Column("error", Text, nullable=False, default=""),
+    # "<platform>:<user id>": a person's rows are handled one at a time, in order ("": unordered)
+    Column("person_key", String(200), nullable=False, default="", server_default=""),
     UniqueConstraint("platform", "dedupe_key", name="uq_inbox_platform_dedupe"),
     Index("ix_inbox_status_available", "status", "available_at"),
+    Index(
+        "ix_inbox_person_unfinished",
+        "person_key",
+        "id",
+        postgresql_where=text("status IN ('pending', 'working')"),
+        sqlite_where=text("status IN ('pending', 'working')"),
+    ),
 )
 
 outbox = Table(

@@ -5,12 +5,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
-from core.queue import DEAD, DONE, PENDING, claim
+from core.queue import DEAD, DONE, PENDING, WORKING
 from core.wake import insert_announcing
+
+MAX_KEY = 200
+
+
+def person_key(platform: str, payload: dict[str, Any]) -> str:
+    """Whose message this is: their rows are handled one at a time, in arrival order."""
+    user_id = payload.get("user_id") if isinstance(payload, dict) else None
+    if not isinstance(user_id, str) or not user_id:
+        return ""
+    return f"{platform}:{user_id}"[:MAX_KEY]
 
 
 async def insert_items(conn: AsyncConnection, items: list[dict[str, Any]], *, at: datetime) -> int:
@@ -24,6 +34,7 @@ async def insert_items(conn: AsyncConnection, items: list[dict[str, Any]], *, at
             "dedupe_key": i["dedupe_key"],
             "kind": i["kind"],
             "payload": i["payload"],
+            "person_key": person_key(i["platform"], i["payload"]),
             "status": PENDING,
             "attempts": 0,
             "received_at": at,
@@ -42,22 +53,55 @@ async def insert_items(conn: AsyncConnection, items: list[dict[str, Any]], *, at
 async def claim_inbox(
     conn: AsyncConnection, *, now: datetime, limit: int = 20, lease_s: float = 60
 ) -> list[dict[str, Any]]:
-    return await claim(
-        conn,
-        db.inbox,
-        due_column="available_at",
-        now=now,
-        limit=limit,
-        lease=timedelta(seconds=lease_s),
+    """Claim due rows, oldest first, taking of each person only the earliest unfinished row: the
+    rows of one claim belong to different people (and may run concurrently), and a person's next
+    row becomes claimable once the one before it is done or dead-lettered. On PostgreSQL the
+    claim skips rows another worker holds (``FOR UPDATE SKIP LOCKED``)."""
+    i, j = db.inbox, db.inbox.alias("earlier")
+    unfinished = (PENDING, WORKING)
+    waiting_behind = exists().where(
+        j.c.person_key == i.c.person_key,
+        j.c.id < i.c.id,
+        j.c.status.in_(unfinished),
     )
+    pick = (
+        select(i.c.id)
+        .where(
+            i.c.status.in_(unfinished),
+            i.c.available_at <= now,
+            (i.c.person_key == "") | ~waiting_behind,
+        )
+        .order_by(i.c.available_at, i.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        pick = pick.with_for_update(of=i, skip_locked=True)
+    ids = [r.id for r in await conn.execute(pick)]
+    if not ids:
+        return []
+    result = await conn.execute(
+        update(i)
+        .where(i.c.id.in_(ids))
+        .values(
+            status=WORKING,
+            available_at=now + timedelta(seconds=lease_s),
+            attempts=i.c.attempts + 1,
+        )
+        .returning(*i.c)
+    )
+    return sorted((dict(r._mapping) for r in result), key=lambda r: r["id"])
 
 
-async def mark_done(conn: AsyncConnection, row_id: int, *, at: datetime) -> None:
-    await conn.execute(
-        update(db.inbox)
-        .where(db.inbox.c.id == row_id)
-        .values(status=DONE, processed_at=at, error="")
-    )
+async def mark_done(
+    conn: AsyncConnection, row_id: int, *, at: datetime, attempt: int | None = None
+) -> bool:
+    """Mark the row handled. With ``attempt``, only while that claim still holds it (False when
+    its lease ran out and another worker claimed it: the caller then rolls back)."""
+    stmt = update(db.inbox).where(db.inbox.c.id == row_id)
+    if attempt is not None:
+        stmt = stmt.where(db.inbox.c.status == WORKING, db.inbox.c.attempts == attempt)
+    result = await conn.execute(stmt.values(status=DONE, processed_at=at, error=""))
+    return bool(result.rowcount)
 
 
 async def mark_failed(

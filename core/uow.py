@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Protocol, Self
 
@@ -60,6 +62,12 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         self.conn = await self._engine.connect()
         await self.conn.begin()
+        self._repositories()
+        self._committed = False
+        return self
+
+    def _repositories(self) -> None:
+        """Fresh repositories on this connection (their identity maps start empty)."""
         self.tickets = SqlTicketRepository(self.conn)
         self.people = SqlPeopleRepository(self.conn)
         self.dispatch = SqlDispatchRepository(self.conn)
@@ -69,8 +77,6 @@ class SqlUnitOfWork:
         self.kb = SqlKbRepository(self.conn)
         self.signoffs = SqlSignoffRepository(self.conn)
         self.settlements = SqlSettlementRepository(self.conn)
-        self._committed = False
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         try:
@@ -85,6 +91,37 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         await self.conn.rollback()
+
+    @asynccontextmanager
+    async def savepoint(self, *, keep: bool = True) -> AsyncIterator[None]:
+        """A part of the transaction that can fail alone: on an exception (or always, with
+        ``keep=False``) its writes are undone and the repositories forget what they loaded,
+        so the rest of the transaction never sees a half-changed aggregate."""
+        await self._begun()
+        nested = await self.conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            await nested.rollback()
+            self._repositories()
+            raise
+        if keep:
+            await nested.commit()
+        else:
+            await nested.rollback()
+            self._repositories()
+
+    async def _begun(self) -> None:
+        """On SQLite the driver opens the real transaction only at the first write, and a
+        SAVEPOINT issued before that would itself be the outermost transaction (its release
+        would commit early). Open it first, taking the write lock at once (IMMEDIATE): a
+        deferred one that reads and then writes can fail outright when another process wrote
+        in between."""
+        if self.conn.dialect.name != "sqlite":
+            return
+        raw = await self.conn.get_raw_connection()
+        if not raw.driver_connection.in_transaction:  # type: ignore[union-attr]
+            await self.conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     async def add_outbound(
         self, msg: Outbound, *, at: datetime, due_at: datetime | None = None

@@ -244,6 +244,7 @@ async def build_services(
             bus=bus,
             batch=settings.workers.batch,
             lease_s=settings.workers.inbox_lease_s,
+            concurrency=1 if db.is_sqlite(engine) else settings.workers.concurrency,
             action_secret=action_secret(settings),
             public_base_url=settings.http.public_base_url,
             dashboard_link=_dashboard_link(settings, clock),

@@ -72,6 +72,12 @@ class WorkerSettings(BaseModel):
     inbox_poll_s: float = Field(default=0.5, gt=0)
     outbox_poll_s: float = Field(default=0.5, gt=0)
     batch: int = Field(default=20, ge=1, le=500)
+    concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="inbox rows of different people handled at once (PostgreSQL; SQLite: 1)",
+    )
     max_attempts: int = Field(default=60, ge=1, description="then the row is dead-lettered")
     give_up_after_s: float = Field(
         default=86400.0,

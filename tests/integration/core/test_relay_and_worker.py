@@ -462,11 +462,15 @@ async def test_an_inbox_row_is_processed_once(engine: AsyncEngine, worker: Inbox
     assert await count(engine, db.tickets) == 1
     replies = len(await replies_to(engine, "ext-wang"))
 
-    # the worker died after its work but before marking the row done: the lease runs out and
-    # the row is claimed again; the command's source makes the second run change nothing
+    # a worker claimed the row again (its lease ran out) while it was being handled: the claim
+    # it holds is stale, so its whole turn rolls back and nothing happens twice
     async with engine.begin() as conn:
         await conn.execute(update(db.inbox).values(status=PENDING, available_at=T0))
-    assert await worker.run_once() == 1
+    async with engine.begin() as conn:
+        [stale] = await inbox.claim_inbox(conn, now=T0, lease_s=60)
+    async with engine.begin() as conn:
+        await conn.execute(update(db.inbox).values(status=DONE))  # the other worker finished
+    await worker._process(stale)
     assert await count(engine, db.tickets) == 1
     assert len(await replies_to(engine, "ext-wang")) == replies
     assert len(await customers(engine)) == 1

@@ -10,6 +10,7 @@ from core.clock import FixedClock
 from core.messages import Actor, Channel
 from core.settings import DeskConfig, PersonConfig
 from core.tickets.commands import OpenTicket
+from core.uow import SqlUnitOfWork
 from webhooks.bootstrap import build_bus
 
 T0 = datetime(2025, 6, 10, 2, 0, tzinfo=UTC)
@@ -26,9 +27,13 @@ async def test_not_found_and_not_yours_read_alike(synced_engine) -> None:
     await bus.handle(
         OpenTicket(actor=customer("api"), requester_id="api", title="t", type="consult")
     )
-    others = await answer_text(engine, Query("show", 1), customer("c2"), DESK)
-    missing = await answer_text(engine, Query("show", 2), customer("c2"), DESK)
+    async with SqlUnitOfWork(engine) as uow:
+        others = await answer_text(uow, Query("show", 1), customer("c2"), DESK)
+        missing = await answer_text(uow, Query("show", 2), customer("c2"), DESK)
+        staff = Actor(
+            person_id="li", name="李娜", roles=frozenset({"agent"}), channel=Channel.WECOM
+        )
+        mine = await answer_text(uow, Query("show", 1), staff, DESK)
     assert others.replace("#1", "#n") == missing.replace("#2", "#n")
     assert "#1" in others and "#2" in missing
-    staff = Actor(person_id="li", name="李娜", roles=frozenset({"agent"}), channel=Channel.WECOM)
-    assert "工单 #1" in await answer_text(engine, Query("show", 1), staff, DESK)
+    assert "工单 #1" in mine

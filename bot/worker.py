@@ -54,9 +54,11 @@ class InboxWorker:
         self.concurrency = max(1, concurrency)
         self.max_attempts = max_attempts
         self.lease_s = lease_s
-        kb = KbChat(clock=self.clock, search=KnowledgeSearch(bus.config), base_url=public_base_url)
+        self.kb = KbChat(
+            clock=self.clock, search=KnowledgeSearch(bus.config), base_url=public_base_url
+        )
         self.turn = ChatTurn(
-            bus=bus, kb=kb, action_secret=action_secret, dashboard_link=dashboard_link
+            bus=bus, kb=self.kb, action_secret=action_secret, dashboard_link=dashboard_link
         )
 
     async def run_once(self) -> int:

@@ -438,7 +438,10 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No ping before each checkout (a round trip per transaction): connections are recycled
+    # after half an hour, one found dead is invalidated by the pool when it fails, and the
+    # callers retry (the inbox writer at once, the workers with backoff).
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
+from core.people.ids import valid_user_id
 from core.queue import DEAD, DONE, PENDING, WORKING
 from core.wake import insert_announcing
 
@@ -18,8 +19,8 @@ MAX_KEY = 200
 def person_key(platform: str, payload: dict[str, Any]) -> str:
     """Whose message this is: their rows are handled one at a time, in arrival order."""
     user_id = payload.get("user_id") if isinstance(payload, dict) else None
-    if not isinstance(user_id, str) or not user_id:
-        return ""
+    if not isinstance(user_id, str) or not valid_user_id(platform, user_id):
+        return ""  # no sound sender (the worker dead-letters such a row): no order to keep
     return f"{platform}:{user_id}"[:MAX_KEY]
 
 

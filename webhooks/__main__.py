@@ -27,9 +27,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("chatdesk").warning(note)
     for note in _calendar_notes(settings):
         logging.getLogger("chatdesk").warning(note)
-    app = create_app(settings, run_migrations=not args.no_migrate)
+    worker_argv = None
+    if settings.workers.run and settings.workers.mode == "process":
+        from webhooks.worker_process import child_argv
+
+        worker_argv = child_argv(args.config)
+    app = create_app(settings, run_migrations=not args.no_migrate, worker_argv=worker_argv)
     print(f"chatdesk serving on http://{settings.http.host}:{settings.http.port}", flush=True)
     web.run_app(app, host=settings.http.host, port=settings.http.port, print=None, access_log=None)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from webhooks.worker_process import run_worker
+
+    settings = _settings(args)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    asyncio.run(
+        run_worker(settings, run_migrations=not args.no_migrate, from_serve=args.from_serve)
+    )
     return 0
 
 
@@ -121,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
     serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser(
+        "worker",
+        parents=[common],
+        help="run the inbox worker, outbox relay and scheduler without the web service",
+    )
+    worker.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    worker.add_argument("--from-serve", action="store_true", help=argparse.SUPPRESS)
+    worker.set_defaults(func=cmd_worker)
     sub.add_parser("migrate", parents=[common], help="apply database migrations").set_defaults(
         func=cmd_migrate
     )

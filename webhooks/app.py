@@ -43,11 +43,15 @@ def create_app(
     platforms: dict[str, ChatPlatform] | None = None,
     run_workers: bool | None = None,
     run_migrations: bool = True,
+    worker_argv: list[str] | None = None,
 ) -> web.Application:
     """Build the app. ``platforms`` adds or replaces outbound adapters (tests use fakes).
 
     With the sandbox enabled (no platform configured, or ``sandbox: on``) the app is the demo:
-    the demo workspace in its own SQLite file, played through the sandbox page."""
+    the demo workspace in its own SQLite file, played through the sandbox page.
+
+    With ``worker_argv`` (``chatdesk serve`` in the default ``workers.mode: process``) the
+    workers run in that child process instead of this one (webhooks/worker_process.py)."""
     demo = settings.sandbox_enabled
     if demo:
         from webhooks.sandbox.workspace import demo_settings
@@ -67,8 +71,14 @@ def create_app(
         app[SERVICES] = services
         from webhooks.channels import setup_channels
 
-        await setup_channels(app, services)
-        if settings.workers.run if run_workers is None else run_workers:
+        await setup_channels(services)
+        if worker_argv and not demo:
+            from webhooks.worker_process import WorkerProcess
+
+            services.worker_process = WorkerProcess(worker_argv)
+            await services.worker_process.start()
+            services.closers.append(services.worker_process.stop)
+        elif settings.workers.run if run_workers is None else run_workers:
             start_workers(services)
         yield
         await close_services(services)

@@ -157,12 +157,13 @@ class Loop:
     interval: float
     event: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    stopping: bool = False
 
     def wake(self) -> None:
         self.event.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self.stopping:
             try:
                 handled = await self.step()
             except Exception:
@@ -177,8 +178,13 @@ class Loop:
     def start(self) -> None:
         self.task = asyncio.create_task(self._run(), name=self.name)
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Let the step in hand finish (a turn half-done would wait out its lease), then end."""
         if self.task:
+            self.stopping = True
+            self.event.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self.task), grace_s)
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
@@ -199,17 +205,21 @@ class Services:
     relay: OutboxRelay
     inbox_writer: InboxWriter
     loops: list[Loop] = field(default_factory=list)
+    worker_process: Any = None  # webhooks/worker_process.WorkerProcess when the work runs apart
     streams: dict[str, Any] = field(default_factory=dict)  # inbound connections (DingTalk Stream)
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     def wake_inbox(self) -> None:
-        for loop in self.loops:
-            if loop.name == "inbox":
-                loop.wake()
+        self._wake("inbox", b"i")
 
     def wake_outbox(self) -> None:
+        self._wake("outbox", b"o")
+
+    def _wake(self, name: str, nudge: bytes) -> None:
+        if self.worker_process is not None:
+            self.worker_process.nudge(nudge)
         for loop in self.loops:
-            if loop.name == "outbox":
+            if loop.name == name:
                 loop.wake()
 
 

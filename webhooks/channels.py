@@ -19,8 +19,9 @@ from webhooks.settings import Settings
 from webhooks.stream import start_dingtalk_stream
 
 
-async def setup_channels(app: web.Application, services: Services) -> None:
-    """Create the adapters of the configured platforms; tests may have injected their own."""
+async def setup_channels(services: Services, *, inbound: bool = True) -> None:
+    """Create the adapters of the configured platforms; tests may have injected their own.
+    Without ``inbound`` (the worker process) no DingTalk Stream connection is opened."""
     settings = services.settings
     if settings.wecom is None and settings.dingtalk is None:
         return
@@ -43,7 +44,7 @@ async def setup_channels(app: web.Application, services: Services) -> None:
         )
         services.decoders["dingtalk"] = ding
         services.platforms.setdefault("dingtalk", ding)
-        if settings.dingtalk.stream:
+        if settings.dingtalk.stream and inbound:
             start_dingtalk_stream(services, ding)
 
 

@@ -13,10 +13,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.inbound import CardAction, ChatMessage
-from core import db
+from core import db, inbox
 from core.clock import Clock
 from core.queue import PENDING, insert_ignoring_duplicates
 
@@ -33,11 +34,13 @@ class _Pending:
 
 
 def inbox_row(item: ChatMessage | CardAction) -> dict[str, Any]:
+    payload = item.model_dump(mode="json")
     return {
         "platform": item.platform,
         "dedupe_key": item.dedupe_key[:255],
         "kind": item.type if isinstance(item, CardAction) else f"message:{item.kind.value}",
-        "payload": item.model_dump(mode="json"),
+        "payload": payload,
+        "person_key": inbox.person_key(item.platform, payload),
     }
 
 
@@ -82,7 +85,7 @@ class InboxWriter:
             while not self._queue.empty() and sum(len(p.rows) for p in batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
             try:
-                new_keys = await self._write([r for p in batch for r in p.rows])
+                new_keys = await self._write_once_more([r for p in batch for r in p.rows])
             except Exception as exc:
                 log.exception("inbox write of %d callbacks failed", len(batch))
                 for p in batch:
@@ -94,6 +97,17 @@ class InboxWriter:
                     p.done.set_result(
                         sum(1 for r in p.rows if (r["platform"], r["dedupe_key"]) in new_keys)
                     )
+
+    async def _write_once_more(self, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+        """Write; a pooled connection found dead (the database restarted) is dropped by the pool
+        and the write tried once more on a fresh one, instead of a ping before every use."""
+        try:
+            return await self._write(rows)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("inbox write met a dead database connection; trying a fresh one")
+            return await self._write(rows)
 
     async def _write(self, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         now = self.clock.now()

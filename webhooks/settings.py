@@ -85,6 +85,11 @@ class WorkerSettings(BaseModel):
         description="a message still failing this long after it was queued is dead-lettered",
     )
     run: bool = Field(default=True, description="start the inbox worker and outbox relay")
+    mode: Literal["process", "inline"] = Field(
+        default="process",
+        description="process: `chatdesk serve` runs them in a child process, away from the acks;"
+        " inline: in the web process (the sandbox always runs inline)",
+    )
     retry_base_s: float = Field(default=2.0, gt=0, description="first outbox retry delay (doubles)")
     retry_cap_s: float = Field(default=600.0, gt=0, description="longest wait between retries")
     per_person_per_minute: int = Field(

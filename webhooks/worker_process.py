@@ -1,0 +1,137 @@
+"""The worker process: the inbox worker, the outbox relay and the scheduler, away from the acks.
+
+``chatdesk serve`` starts it as a child by default (``workers.mode: process``) and the web
+process then only verifies, stores and acknowledges. A turn of chat work costs milliseconds of
+CPU, acknowledgements cost tens of microseconds: sharing one event loop (and one GIL) made the
+acks wait behind the work. The child is supervised: restarted with backoff if it dies, stopped
+with the web process, and nudged through its standard input after each stored callback ("i")
+and each change that queued messages ("o"), so nothing waits for a poll. It exits when that
+pipe closes (the web process is gone). ``chatdesk worker`` runs the same loop on its own for
+production layouts (then PostgreSQL notifications or polling wake it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+from webhooks.bootstrap import build_services, close_services, start_workers
+from webhooks.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INBOX, OUTBOX = b"i", b"o"
+STOP_WAIT_S = 10.0
+RESTART_CAP_S = 30.0
+
+
+class WorkerProcess:
+    """The supervised child of ``chatdesk serve``."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv
+        self.proc: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.restarts = 0
+
+    async def start(self) -> None:
+        await self._spawn()
+        self._task = asyncio.create_task(self._supervise(), name="worker-process")
+
+    async def _spawn(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.argv, stdin=asyncio.subprocess.PIPE, env=dict(os.environ)
+        )
+        log.info("worker process %s started", self.proc.pid)
+
+    def nudge(self, what: bytes) -> None:
+        """Wake the child's inbox (``INBOX``) or relay (``OUTBOX``); never blocks, never fails."""
+        proc = self.proc
+        if proc is None or proc.stdin is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(Exception):  # a dying child: the supervisor restarts it
+            proc.stdin.write(what)
+
+    async def _supervise(self) -> None:
+        delay = 1.0
+        while not self._stopping:
+            assert self.proc is not None
+            code = await self.proc.wait()
+            if self._stopping:
+                return
+            log.error("worker process exited with %s; restarting in %.0f s", code, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_CAP_S)
+            if not self._stopping:
+                self.restarts += 1
+                await self._spawn()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            if proc.stdin is not None:
+                proc.stdin.close()  # the child finishes its turn and exits at end of input
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_WAIT_S)
+            except TimeoutError:
+                log.warning("worker process %s did not stop in time; killed", proc.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def child_argv(config: str | None) -> list[str]:
+    argv = [sys.executable, "-m", "webhooks", "worker", "--no-migrate", "--from-serve"]
+    return [*argv, "--config", config] if config else argv
+
+
+async def _listen_to_parent(
+    wake_inbox: Callable[[], None], wake_outbox: Callable[[], None]
+) -> None:
+    """Nudges from the web process on standard input; returns when the pipe closes."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while data := await reader.read(4096):
+        if INBOX in data:
+            wake_inbox()
+        if OUTBOX in data:
+            wake_outbox()
+
+
+async def run_worker(settings: Settings, *, run_migrations: bool, from_serve: bool) -> None:
+    """``chatdesk worker``: run until SIGTERM/SIGINT (or, as serve's child, until its pipe closes)."""
+    services = await build_services(settings, run_migrations=run_migrations)
+    from webhooks.channels import setup_channels
+
+    await setup_channels(services, inbound=False)
+    start_workers(services)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    waits = [asyncio.create_task(stop.wait())]
+    if from_serve:
+        waits.append(
+            asyncio.create_task(_listen_to_parent(services.wake_inbox, services.wake_outbox))
+        )
+    print("chatdesk worker running", flush=True)
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+        await close_services(services)

@@ -119,7 +119,8 @@ async def _the_listener_reconnects_after_its_connection_is_killed(database_url: 
         async with engine.begin() as conn:
             killed = await conn.execute(
                 text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE application_name = :name"), {"name": APPLICATION_NAME},
+                     "WHERE application_name = :name AND datname = current_database()"),
+                {"name": APPLICATION_NAME},
             )  # fmt: skip
             assert [r[0] for r in killed] == [True]
         await woken.next()  # the call after reconnecting

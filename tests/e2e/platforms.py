@@ -128,6 +128,23 @@ def _code_for(fake: FakeWecom, update: dict[str, Any]) -> str:
     return fake._codes.get(update.get("response_code", ""), "")
 
 
+def robot_callback(user: str, body: dict[str, Any], msg_id: str) -> tuple[dict[str, str], bytes]:
+    """The headers and body DingTalk posts for a robot message now (a retry keeps ``msg_id``)."""
+    ts = str(int(time.time() * 1000))
+    sign = base64.b64encode(
+        hmac.new(
+            DING_APP_SECRET.encode(), f"{ts}\n{DING_APP_SECRET}".encode(), hashlib.sha256
+        ).digest()
+    ).decode()
+    payload = {
+        "msgId": msg_id, "createAt": int(ts), "conversationType": "1",
+        "conversationId": f"cid{user}", "senderId": f"$:LWCP_v1:${user}", "senderNick": user,
+        "senderStaffId": user, "chatbotUserId": "$:LWCP_v1:$robot", "robotCode": DING_APP_KEY, **body,
+    }  # fmt: skip
+    headers = {"timestamp": ts, "sign": sign, "Content-Type": "application/json"}
+    return headers, json.dumps(payload).encode()
+
+
 @dataclass
 class DingtalkChat:
     client: TestClient
@@ -135,24 +152,9 @@ class DingtalkChat:
     platform: str = "dingtalk"
     _headers: dict[str, str] = field(default_factory=dict)
 
-    def _robot_headers(self) -> dict[str, str]:
-        ts = str(int(time.time() * 1000))
-        sign = base64.b64encode(
-            hmac.new(
-                DING_APP_SECRET.encode(), f"{ts}\n{DING_APP_SECRET}".encode(), hashlib.sha256
-            ).digest()
-        ).decode()
-        return {"timestamp": ts, "sign": sign, "Content-Type": "application/json"}
-
     async def _robot(self, user: str, body: dict[str, Any]) -> int:
-        payload = {
-            "msgId": f"msg{next(_seq)}", "createAt": int(time.time() * 1000), "conversationType": "1",
-            "conversationId": f"cid{user}", "senderId": f"$:LWCP_v1:${user}", "senderNick": user,
-            "senderStaffId": user, "chatbotUserId": "$:LWCP_v1:$robot", "robotCode": DING_APP_KEY, **body,
-        }  # fmt: skip
-        r = await self.client.post(
-            "/webhooks/dingtalk/robot", data=json.dumps(payload), headers=self._robot_headers()
-        )
+        headers, data = robot_callback(user, body, f"msg{next(_seq)}")
+        r = await self.client.post("/webhooks/dingtalk/robot", data=data, headers=headers)
         return r.status
 
     async def say(self, user: str, text: str) -> int:

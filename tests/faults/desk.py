@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,9 +22,10 @@ from core.tickets.workflow import Status
 from core.uow import SqlUnitOfWork
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import wecom_settings
+from tests.fakes.dingtalk_api import FakeDingtalk
 from tests.fakes.sla_load import free_port
 from tests.fakes.wecom_api import FakeWecom
-from tests.faults.harness import API_TOKEN, Instance, WecomSender
+from tests.faults.harness import API_TOKEN, Instance, Sender
 
 STAFF = [
     {"id": "zhang", "name": "张伟", "roles": ["engineer"], "wecom_userid": "zhang"},
@@ -77,7 +79,8 @@ class Desk:
     redis_url: str
     engine: AsyncEngine
     wecom: FakeWecom
-    sender: WecomSender
+    dingtalk: FakeDingtalk
+    sender: Sender
     instances: list[Instance] = field(default_factory=list)
 
     def instance(self, name: str, **extra: Any) -> Instance:
@@ -109,6 +112,15 @@ class Desk:
 
     def texts_per_user(self) -> Counter[str]:
         return Counter(m["touser"] for m in self.wecom.sent if m.get("msgtype") == "text")
+
+    def ding_texts(self, user: str) -> list[str]:
+        return [json.loads(m["msgParam"]).get("content", "") for m in self.dingtalk.messages
+                if m["kind"] == "oto" and user in m["userIds"]]  # fmt: skip
+
+    def ding_texts_per_user(self) -> Counter[str]:
+        return Counter(
+            u for m in self.dingtalk.messages if m["kind"] == "oto" for u in m["userIds"]
+        )
 
     # -- what the database holds --------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from core import db
 from core.settings import DeskConfig
 from tests.e2e.helpers import eventually
+from tests.e2e.platforms import dingtalk_settings
 from tests.faults.desk import REPORT, Desk, Reports, seed_resolved
 
 USERS = 20
@@ -41,29 +43,37 @@ if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TES
     async def test_any_instance_takes_any_callback_retries_count_once_dialogs_go_on(
         desk: Desk,
     ) -> None:
-        a, b = desk.instance("a"), desk.instance("b")
+        ding = {"dingtalk": dingtalk_settings(desk.dingtalk.base_url)}
+        a, b = desk.instance("a", **ding), desk.instance("b", **ding)
         await desk.start(a, b)
-        users = [f"kehu{i}" for i in range(USERS)]
-        # WeCom retries a callback it did not see answered in time; here every retry of every
-        # message arrives at once, alternating between the two instances
-        burst = [
-            desk.sender.say((a, b)[n % 2], user, REPORT, 7000 + i)
-            for i, user in enumerate(users)
-            for n in range(RETRIES)
-        ]
-        statuses = await asyncio.gather(*burst)
+        users = [f"kehu{i}" for i in range(USERS)]  # half on WeCom, half on DingTalk
+
+        def post(i: int, n: int) -> Awaitable[int]:
+            to = (a, b)[n % 2]
+            if i % 2:
+                return desk.sender.ding(to, users[i], REPORT, f"dmsg{i}")
+            return desk.sender.say(to, users[i], REPORT, 7000 + i)
+
+        # a platform retries a callback it did not see answered in time; here every retry of
+        # every message arrives at once, alternating between the two instances
+        statuses = await asyncio.gather(*(post(i, n) for i in range(USERS) for n in range(RETRIES)))
         assert set(statuses) == {200}, statuses
-        await eventually(lambda: len(desk.texts_per_user()) == USERS, timeout=30)
-        # and once more, late, after the first delivery was handled
-        late = [desk.sender.say((b, a)[i % 2], u, REPORT, 7000 + i) for i, u in enumerate(users)]
-        assert set(await asyncio.gather(*late)) == {200}
+
+        def replied() -> Counter[str]:
+            return desk.texts_per_user() + desk.ding_texts_per_user()
+
+        await eventually(lambda: len(replied()) == USERS, timeout=30)
+        # and once more, late, on the other instance, after the first delivery was handled
+        assert set(await asyncio.gather(*(post(i, 1 + i) for i in range(USERS)))) == {200}
         await desk.settled()
         assert await desk.count(db.tickets) == USERS
-        assert desk.texts_per_user() == {u: 1 for u in users}, desk.texts_per_user()
-        for user in users:
-            assert "#" in desk.texts(user)[0], desk.texts(user)
+        assert replied() == {u: 1 for u in users}, replied()
+        for i, user in enumerate(users):
+            text = (desk.ding_texts(user) if i % 2 else desk.texts(user))[0]
+            assert "#" in text, text
         inbox = await desk.statuses(db.inbox)
         assert inbox == {"done": USERS}, inbox
+        assert len(desk.dingtalk.tokens) == 1  # one token for both instances
 
         # a dialog begun on one instance goes on on the other
         await desk.sender.say(a, "talker", "注塑机报警 E31，无法启动", 7100)

@@ -79,7 +79,7 @@ def create_app(
             await services.worker_process.start()
             services.closers.append(services.worker_process.stop)
         elif settings.workers.run if run_workers is None else run_workers:
-            start_workers(services)
+            await start_workers(services)
         yield
         await close_services(services)
 

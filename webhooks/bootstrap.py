@@ -280,7 +280,10 @@ async def build_services(
     return services
 
 
-def start_workers(services: Services) -> None:
+async def start_workers(services: Services) -> None:
+    """The inbox and outbox loops (woken by commits: PostgreSQL notifications from any process
+    or instance, in-process signals on SQLite; polling stays as the fallback) and the
+    scheduler."""
     s = services.settings.workers
     inbox_loop = Loop("inbox", services.inbox_worker.run_once, s.inbox_poll_s)
     outbox_loop = Loop("outbox", services.relay.run_once, s.outbox_poll_s)
@@ -295,6 +298,13 @@ def start_workers(services: Services) -> None:
     services.loops = [inbox_loop, outbox_loop]
     for loop in services.loops:
         loop.start()
+    from bot.wakeup import Wakeup
+
+    wakeup = Wakeup(services.settings.database_url)
+    wakeup.subscribe("inbox", inbox_loop.wake)
+    wakeup.subscribe("outbox", outbox_loop.wake)
+    await wakeup.start()
+    services.closers.append(wakeup.close)
     from webhooks.scheduler import start_scheduler
 
     scheduler = start_scheduler(services)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.inbound import CardAction, ChatMessage
-from core import db, inbox
+from core import db, inbox, wake
 from core.clock import Clock
 from core.queue import PENDING, insert_ignoring_duplicates
 
@@ -131,4 +131,7 @@ class InboxWriter:
                 if len(values) > 1
                 else await conn.execute(stmt, values[0])
             )
-            return {(r.platform, r.dedupe_key) for r in result}
+            new = {(r.platform, r.dedupe_key) for r in result}
+            if new:  # wakes the inbox workers of every process and instance at commit
+                await wake.announce(conn, "inbox")
+            return new

@@ -118,7 +118,7 @@ async def run_worker(settings: Settings, *, run_migrations: bool, from_serve: bo
     from webhooks.channels import setup_channels
 
     await setup_channels(services, inbound=False)
-    start_workers(services)
+    await start_workers(services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

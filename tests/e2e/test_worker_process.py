@@ -4,16 +4,21 @@ is restarted when killed (the web process keeps acknowledging meanwhile), and go
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from core import db
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import WecomChat, wecom_settings
-from tests.fakes.sla_load import engineers, free_port, serve, server_config
+from tests.fakes.sla_load import REPO, engineers, free_port, serve, server_config
 from tests.fakes.wecom_api import start_fake_wecom
 from webhooks.bootstrap import migrate
 
@@ -49,24 +54,32 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-async def test_serve_works_in_a_supervised_child(
-    database_url: str, redis_url: str, tmp_path: Path
-) -> None:
+async def migrated(database_url: str) -> None:
     engine = db.make_engine(database_url)
     try:
         await migrate(engine)
     finally:
         await engine.dispose()
+
+
+def desk(database_url: str, redis_url: str, wecom_base: str, port: int) -> dict[str, Any]:
+    return server_config(
+        database_url=database_url,
+        redis_url=redis_url,
+        wecom=wecom_settings(wecom_base),
+        people=engineers(2),
+        scan_seconds=60,
+        port=port,
+    )
+
+
+async def test_serve_works_in_a_supervised_child(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    await migrated(database_url)
     port = free_port()
     async with start_fake_wecom() as fake:
-        config = server_config(
-            database_url=database_url,
-            redis_url=redis_url,
-            wecom=wecom_settings(fake.base_url),
-            people=engineers(2),
-            scan_seconds=60,
-            port=port,
-        )
+        config = desk(database_url, redis_url, fake.base_url, port)
         with serve(config, tmp_path, "desk") as proc:
             async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
                 chat = WecomChat(client=http, fake=fake)  # type: ignore[arg-type]
@@ -87,3 +100,41 @@ async def test_serve_works_in_a_supervised_child(
                 assert chat.texts("cust-a") == [first]  # nothing handled twice
         assert proc.poll() is not None or not alive(again)
         await eventually(lambda: not alive(again), timeout=15)
+
+
+async def test_serve_without_workers_and_a_chatdesk_worker_beside_it(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The production layout: web and worker started apart on the same database."""
+    await migrated(database_url)
+    port = free_port()
+    async with start_fake_wecom() as fake:
+        config = desk(database_url, redis_url, fake.base_url, port)
+        config["workers"] = {**config["workers"], "run": False}
+        with serve(config, tmp_path, "web") as web:
+            async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
+                chat = WecomChat(client=http, fake=fake)  # type: ignore[arg-type]
+                assert await chat.say("cust-c", "帮助") == 200
+                await asyncio.sleep(1)
+                assert chat.texts("cust-c") == [] and children(web.pid) == []  # stored only
+
+                path = tmp_path / "worker.json"
+                path.write_text(
+                    json.dumps({**config, "workers": {**config["workers"], "run": True}})
+                )
+                env = {k: v for k, v in os.environ.items() if not k.startswith("CHATDESK_")}
+                worker = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "webhooks", "worker", "--no-migrate", "--config", str(path),
+                    cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=(tmp_path / "worker.log").open("wb"),
+                )  # fmt: skip
+                try:
+                    [reply] = await eventually(lambda: chat.texts("cust-c"), timeout=30)
+                    assert "报修" in reply
+                    worker.send_signal(signal.SIGTERM)
+                    code = await asyncio.wait_for(worker.wait(), 20)
+                    assert code == 0, (tmp_path / "worker.log").read_text()
+                finally:
+                    if worker.returncode is None:
+                        worker.kill()
+                        await worker.wait()

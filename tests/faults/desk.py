@@ -33,6 +33,7 @@ STAFF = [
     {"id": "boss2", "name": "李经理", "roles": ["manager"], "wecom_userid": "boss2"},
 ]
 REPORT = "报修 A-1024 漏油"
+WARM_UP = "warmup"
 # fast polling; a row claimed by a process that was killed is taken up again after 5 s
 WORKERS = {
     "inbox_poll_s": 0.1, "outbox_poll_s": 0.1, "retry_base_s": 0.2, "retry_cap_s": 2.0,
@@ -100,6 +101,12 @@ class Desk:
         """What the instances printed, the last ``tail`` characters of each (0: all of it)."""
         return "\n".join(f"== {i.name}\n{i.log.read_text(errors='replace')[-tail:]}"
                          for i in self.instances if i.log.exists())  # fmt: skip
+
+    async def warm_up(self, instance: Instance) -> None:
+        """Wait until ``instance`` answers a chat message (its worker process is up and busy):
+        one `帮助` from the user ``warmup``, one reply, no ticket."""
+        assert await self.sender.say(instance, WARM_UP, "帮助", 1) == 200
+        await eventually(lambda: self.texts(WARM_UP), timeout=30)
 
     # -- what the platform saw ----------------------------------------------------------------
 

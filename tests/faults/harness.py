@@ -120,6 +120,16 @@ class Instance:
         self._signal_group(signal.SIGKILL)  # whatever the leader left behind in its group
         return int(self.proc.returncode or 0)
 
+    def children(self) -> list[int]:
+        """The pids of the server's own child processes (its worker), read from /proc."""
+        if not self.alive():
+            return []
+        assert self.proc is not None
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        with contextlib.suppress(OSError):
+            return [int(pid) for pid in path.read_text().split()]
+        return []
+
     def kill_now(self) -> None:
         """SIGKILL to the whole group at once (callable from inside a fake's handler)."""
         self._signal_group(signal.SIGKILL)

@@ -1,6 +1,7 @@
 """A `chatdesk serve` killed with SIGKILL (its whole process group) in the middle of its work:
 what it acknowledged is handled exactly once after the restart, and a message the platform
-accepted just before the kill is sent again at most once per crash.
+accepted just before the kill is sent again at most once per crash. Its worker process killed
+alone is started again by the server, which never stops acknowledging meanwhile.
 
 One instance, so these run on the SQLite default as well as on PostgreSQL + Redis.
 """
@@ -8,11 +9,13 @@ One instance, so these run on the SQLite default as well as on PostgreSQL + Redi
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
 from core import db
 from tests.e2e.helpers import eventually
 from tests.fakes.wecom_api import Call
-from tests.faults.desk import Desk, Reports
+from tests.faults.desk import WARM_UP, Desk, Reports
 
 LOAD = 60
 
@@ -22,6 +25,7 @@ async def test_sigkill_under_load_every_acknowledged_message_is_handled_exactly_
 ) -> None:
     a = desk.instance("a")
     await desk.start(a)
+    await desk.warm_up(a)
     reports = Reports(desk, [f"kehu{i}" for i in range(LOAD)], 9000)
 
     async def kill_halfway() -> None:
@@ -35,10 +39,36 @@ async def test_sigkill_under_load_every_acknowledged_message_is_handled_exactly_
     await reports.send(a)  # the platform retries every callback it saw no 200 for
     assert len(reports.acked) == LOAD
     await desk.settled()
-    assert await desk.statuses(db.inbox) == {"done": LOAD}
+    assert await desk.statuses(db.inbox) == {"done": LOAD + 1}
     assert await desk.count(db.tickets) == LOAD
-    assert desk.texts_per_user() == {u: 1 for u in reports.users}, desk.texts_per_user()
+    assert desk.texts_per_user() == dict.fromkeys([*reports.users, WARM_UP], 1)
     assert all("#" in desk.texts(u)[0] for u in acked_before)
+
+
+async def test_the_worker_process_killed_under_load_is_restarted_and_misses_nothing(
+    desk: Desk,
+) -> None:
+    """`chatdesk serve` runs the chat work in a child process it supervises: SIGKILL to that
+    child alone, and the server goes on acknowledging while the child is started again."""
+    a = desk.instance("a")
+    await desk.start(a)
+    await desk.warm_up(a)
+    workers = await eventually(a.children, timeout=30)
+    reports = Reports(desk, [f"kehu{i}" for i in range(LOAD)], 9500)
+
+    async def kill_the_worker_halfway() -> None:
+        await eventually(lambda: len(reports.acked) >= LOAD // 2, timeout=30, every=0.01)
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+
+    await asyncio.gather(reports.send(a), kill_the_worker_halfway())
+    assert len(reports.acked) == LOAD  # the server itself never stopped answering
+    restarted = await eventually(lambda: set(a.children()) - set(workers), timeout=30)
+    assert restarted and a.alive()
+    await desk.settled()
+    assert await desk.statuses(db.inbox) == {"done": LOAD + 1}
+    assert await desk.count(db.tickets) == LOAD
+    assert desk.texts_per_user() == dict.fromkeys([*reports.users, WARM_UP], 1)
 
 
 async def test_relay_killed_after_the_platform_accepted_sends_at_most_one_duplicate_per_crash(

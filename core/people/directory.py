@@ -72,14 +72,25 @@ class SqlPeopleRepository:
         return _from_row(row, await self._identities(person_id)) if row else None
 
     async def by_identity(self, platform: str, user_id: str) -> Person | None:
-        pid = (
+        """The person behind a platform identity, with all their identities: one query (the
+        chat worker asks this for every message)."""
+        found, every = db.identities.alias("found"), db.identities.alias("every")
+        rows = (
             await self._conn.execute(
-                select(db.identities.c.person_id).where(
-                    db.identities.c.platform == platform, db.identities.c.user_id == user_id
+                select(
+                    db.people, every.c.platform.label("_platform"), every.c.user_id.label("_uid")
                 )
+                .select_from(
+                    found.join(db.people, db.people.c.id == found.c.person_id).join(
+                        every, every.c.person_id == db.people.c.id
+                    )
+                )
+                .where(found.c.platform == platform, found.c.user_id == user_id)
             )
-        ).scalar()
-        return await self.get(pid) if pid else None
+        ).all()
+        if not rows:
+            return None
+        return _from_row(rows[0], {r._platform: r._uid for r in rows})
 
     async def find(self, text: str) -> Person | None:
         """A staff member by id or by exact name (for 转派 #12 张伟)."""

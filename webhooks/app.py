@@ -73,9 +73,9 @@ def create_app(
 
         await setup_channels(services)
         if worker_argv and not demo:
-            from webhooks.worker_process import WorkerProcess
+            from webhooks.worker_process import WorkerProcesses
 
-            services.worker_process = WorkerProcess(worker_argv)
+            services.worker_process = WorkerProcesses(worker_argv, settings.worker_processes())
             await services.worker_process.start()
             services.closers.append(services.worker_process.stop)
         elif settings.workers.run if run_workers is None else run_workers:

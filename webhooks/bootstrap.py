@@ -158,6 +158,7 @@ class Loop:
     event: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     stopping: bool = False
+    settle_s: float = 0.0  # after a wake, let more commits arrive so that one step takes them all
 
     def wake(self) -> None:
         self.event.set()
@@ -173,6 +174,8 @@ class Loop:
                 continue  # more may be waiting
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.event.wait(), self.interval)
+                if self.settle_s:
+                    await asyncio.sleep(self.settle_s)
             self.event.clear()
 
     def start(self) -> None:
@@ -286,7 +289,7 @@ async def start_workers(services: Services) -> None:
     scheduler."""
     s = services.settings.workers
     inbox_loop = Loop("inbox", services.inbox_worker.run_once, s.inbox_poll_s)
-    outbox_loop = Loop("outbox", services.relay.run_once, s.outbox_poll_s)
+    outbox_loop = Loop("outbox", services.relay.run_once, s.outbox_poll_s, settle_s=0.01)
 
     async def inbox_then_outbox() -> int:
         handled = await services.inbox_worker.run_once()

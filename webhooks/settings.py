@@ -85,6 +85,13 @@ class WorkerSettings(BaseModel):
         description="a message still failing this long after it was queued is dead-lettered",
     )
     run: bool = Field(default=True, description="start the inbox worker and outbox relay")
+    processes: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="worker processes `chatdesk serve` starts in process mode (PostgreSQL; SQLite"
+        " has one writer, so 1)",
+    )
     mode: Literal["process", "inline"] = Field(
         default="process",
         description="process: `chatdesk serve` runs them in a child process, away from the acks;"
@@ -199,6 +206,10 @@ class Settings(DeskConfig, BaseSettings):
         if not self.sandbox_database_url.startswith("sqlite"):
             raise ValueError("sandbox_database_url: 演示只使用自己的 SQLite 文件")
         return self
+
+    def worker_processes(self) -> int:
+        """How many worker processes serve starts: SQLite allows one writer at a time."""
+        return 1 if self.database_url.startswith("sqlite") else self.workers.processes
 
     @property
     def sandbox_enabled(self) -> bool:

@@ -93,6 +93,29 @@ class WorkerProcess:
                 await self._task
 
 
+class WorkerProcesses:
+    """``count`` supervised children (PostgreSQL spreads the work over them: each claims with
+    ``SKIP LOCKED``, and a person's messages still go one at a time, in order)."""
+
+    def __init__(self, argv: list[str], count: int) -> None:
+        self.children = [WorkerProcess(argv) for _ in range(max(1, count))]
+
+    @property
+    def proc(self) -> asyncio.subprocess.Process | None:
+        return self.children[0].proc
+
+    async def start(self) -> None:
+        for child in self.children:
+            await child.start()
+
+    def nudge(self, what: bytes) -> None:
+        for child in self.children:
+            child.nudge(what)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(child.stop() for child in self.children))
+
+
 def child_argv(config: str | None) -> list[str]:
     argv = [sys.executable, "-m", "webhooks", "worker", "--no-migrate", "--from-serve"]
     return [*argv, "--config", config] if config else argv

@@ -201,15 +201,16 @@ def pg_admin(url: str, sql: str) -> None:
 
 
 @contextlib.contextmanager
-def bench_database(url: str) -> Iterator[str]:
+def bench_database(url: str, name: str = BENCH_DB) -> Iterator[str]:
+    """A fresh database ``name`` on the server of ``url``, dropped afterwards."""
     from sqlalchemy.engine import make_url
 
-    pg_admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    pg_admin(url, f"CREATE DATABASE {BENCH_DB}")
+    pg_admin(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    pg_admin(url, f"CREATE DATABASE {name}")
     try:
-        yield make_url(url).set(database=BENCH_DB).render_as_string(hide_password=False)
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
-        pg_admin(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        pg_admin(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 # -- runs -----------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 Run as its own process (``python bench/loadgen.py ...``) so that it does not share an event
 loop with the server. Prints one JSON object with the results; the acknowledged MsgIds go to
-``--acked-file`` (one a line) so the caller can compare them with the inbox.
+``--acked-file`` (one a line) so the caller can compare them with the inbox, and each sender's
+scheduled send time (``time.monotonic()``, the same clock in every process on the machine) to
+``--sent-file`` so that replies timed elsewhere can be matched. Several ``--base-url`` share
+the callbacks in turn (instances behind a load balancer).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
-from payloads import Callback, build
+from payloads import REPORT, Callback, build, user_of
 from yarl import URL
 
 MAX_RATE = 20_000
@@ -30,7 +33,7 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
 
 
 async def run(
-    base_url: str,
+    base_urls: list[str],
     callbacks: list[Callback],
     rate: float,
     *,
@@ -39,7 +42,11 @@ async def run(
     drain_s: float,
 ) -> dict[str, object]:
     loop = asyncio.get_running_loop()
-    urls = [URL(base_url + cb.path_qs, encoded=True) for cb in callbacks]
+    urls = [
+        URL(base_urls[i % len(base_urls)] + cb.path_qs, encoded=True)
+        for i, cb in enumerate(callbacks)
+    ]
+    scheduled: list[float] = []
     latencies: list[float] = []
     acked: list[str] = []
     errors: Counter[str] = Counter()
@@ -75,6 +82,7 @@ async def run(
         interval = 1.0 / rate
         for i in range(len(callbacks)):
             due = t0 + i * interval
+            scheduled.append(due)
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -95,6 +103,7 @@ async def run(
         "sent": len(callbacks),
         "acked": len(acked),
         "acked_ids": acked,
+        "scheduled": scheduled,
         "errors": dict(errors),
         "error_count": sum(errors.values()),
         "window_s": window,
@@ -113,7 +122,12 @@ def _ms(value: float | None) -> float | None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--base-url", required=True, help="http://127.0.0.1:PORT (local only)")
+    p.add_argument(
+        "--base-url",
+        action="append",
+        required=True,
+        help="http://127.0.0.1:PORT (local only); repeat to spread the callbacks in turn",
+    )
     p.add_argument("--platform", choices=("wecom", "dingtalk"), required=True)
     p.add_argument("--rate", type=float, required=True, help="callbacks per second")
     p.add_argument("--duration", type=float, default=10.0)
@@ -122,14 +136,17 @@ def main() -> int:
     p.add_argument("--request-timeout", type=float, default=15.0)
     p.add_argument("--drain", type=float, default=10.0, help="extra wait for the backlog")
     p.add_argument("--acked-file", type=Path)
+    p.add_argument("--sent-file", type=Path, help="JSON {sender: scheduled monotonic time}")
+    p.add_argument("--text", default=REPORT, help="message text; {n} becomes a device number")
+    p.add_argument("--distinct-users", action="store_true", help="each callback its own sender")
     args = p.parse_args()
-    if not args.base_url.startswith("http://127.0.0.1:"):
+    if not all(u.startswith("http://127.0.0.1:") for u in args.base_url):
         p.error("only 127.0.0.1 targets are allowed")
     if not 0 < args.rate <= MAX_RATE or not 0 < args.duration <= MAX_DURATION:
         p.error(f"rate must be in (0, {MAX_RATE}] and duration in (0, {MAX_DURATION}]")
     n = max(1, round(args.rate * args.duration))
     started = time.perf_counter()
-    callbacks = build(args.platform, args.tag, n)
+    callbacks = build(args.platform, args.tag, n, text=args.text, distinct=args.distinct_users)
     build_s = time.perf_counter() - started
     result = asyncio.run(
         run(
@@ -142,8 +159,12 @@ def main() -> int:
         )
     )
     acked_ids = result.pop("acked_ids")
+    scheduled = result.pop("scheduled")
     if args.acked_file:
         args.acked_file.write_text("\n".join(acked_ids), encoding="ascii")  # type: ignore[arg-type]
+    if args.sent_file:
+        senders = [user_of(args.tag, i, args.distinct_users) for i in range(n)]
+        args.sent_file.write_text(json.dumps(dict(zip(senders, scheduled, strict=False))))
     result["build_s"] = build_s
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")

@@ -1,7 +1,8 @@
 """Benchmark credentials, the config they go into, and callbacks signed with them.
 
-Everything here is a test credential made up for the benchmark; the platform API bases point
-at a local port that nothing listens on (the inbox worker is off, so nothing calls out).
+Everything here is a test credential made up for the benchmark. With the workers off the
+platform API bases point at a local port that nothing listens on (nothing calls out); with
+them on (bench/e2e.py) they point at fake platform servers on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -31,36 +32,52 @@ DINGTALK_PATH = "/webhooks/dingtalk/robot"
 PATHS = {"wecom": WECOM_PATH, "dingtalk": DINGTALK_PATH}
 
 
-def config_yaml(*, database_url: str, port: int, dead_port: int) -> str:
-    """The chatdesk config: both platforms, the inbox worker and relay off."""
+def config_yaml(
+    *,
+    database_url: str,
+    port: int,
+    dead_port: int,
+    workers: bool = False,
+    redis_url: str = "",
+    fakes: dict[str, str] | None = None,
+    extra: dict[str, object] | None = None,
+) -> str:
+    """The chatdesk config: both platforms, whose APIs are at ``dead_port`` (nothing listens:
+    the inbox worker and relay are off) or at ``fakes`` ({"wecom": URL, "dingtalk": URL});
+    ``extra`` adds top-level keys (people, ticket types)."""
     dead = f"http://127.0.0.1:{dead_port}"
+    wecom_api = (fakes or {}).get("wecom", dead)
+    ding_api = (fakes or {}).get("dingtalk", dead)
     return json.dumps(  # JSON is YAML
         {
             "database_url": database_url,
+            "redis_url": redis_url,
             "log_level": "WARNING",
+            "sandbox": "off",
             "http": {
                 "host": "127.0.0.1",
                 "port": port,
                 "public_base_url": f"http://127.0.0.1:{port}",
             },
-            "workers": {"run": False},
+            "workers": {"run": workers},
             "wecom": {
                 "corp_id": WECOM_CORP_ID,
                 "agent_id": WECOM_AGENT_ID,
                 "secret": WECOM_SECRET,
                 "token": WECOM_TOKEN,
                 "encoding_aes_key": WECOM_AES_KEY,
-                "api_base": dead,
+                "api_base": wecom_api,
                 "request_timeout_s": 2.0,
             },
             "dingtalk": {
                 "app_key": DING_APP_KEY,
                 "app_secret": DING_APP_SECRET,
                 "card_callback_secret": DING_CARD_SECRET,
-                "api_base": dead,
-                "oapi_base": dead,
+                "api_base": ding_api,
+                "oapi_base": ding_api,
                 "request_timeout_s": 2.0,
             },
+            **(extra or {}),
         },
         ensure_ascii=False,
         indent=2,
@@ -84,8 +101,19 @@ def msg_id(tag: str, i: int) -> str:
     return f"{tag}{i:08d}"
 
 
-def wecom_callbacks(tag: str, n: int) -> list[Callback]:
-    """``n`` text messages, each encrypted and signed like WeCom's, with a unique MsgId."""
+REPORT = "报修 A-{n} 注塑机报警 E31，请尽快安排"
+
+
+def user_of(tag: str, i: int, distinct: bool) -> str:
+    """Who sends callback ``i``: one of 500 customers, or a customer of its own."""
+    return f"kh{tag}x{i}" if distinct else f"kehu{i % 500:03d}"
+
+
+def wecom_callbacks(
+    tag: str, n: int, *, text: str = REPORT, distinct: bool = False
+) -> list[Callback]:
+    """``n`` text messages, each encrypted and signed like WeCom's, with a unique MsgId;
+    ``{n}`` in ``text`` becomes a device number (1000-9999)."""
     crypto = TencentCrypto(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID)
     now = int(time.time())
     ts = str(now)
@@ -94,9 +122,9 @@ def wecom_callbacks(tag: str, n: int) -> list[Callback]:
         mid = msg_id(tag, i)
         xml = (
             f"<xml><ToUserName><![CDATA[{WECOM_CORP_ID}]]></ToUserName>"
-            f"<FromUserName><![CDATA[kehu{i % 500:03d}]]></FromUserName>"
+            f"<FromUserName><![CDATA[{user_of(tag, i, distinct)}]]></FromUserName>"
             f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[报修 A-{i % 9000 + 1000} 注塑机报警 E31，请尽快安排]]></Content>"
+            f"<Content><![CDATA[{text.format(n=i % 9000 + 1000)}]]></Content>"
             f"<MsgId>{mid}</MsgId><AgentID>{WECOM_AGENT_ID}</AgentID></xml>"
         )
         enc = crypto.encrypt(xml)
@@ -123,13 +151,15 @@ def robot_sign(ts_ms: str, secret: str) -> str:
     return base64.b64encode(mac.digest()).decode()
 
 
-def dingtalk_callbacks(tag: str, n: int) -> list[Callback]:
+def dingtalk_callbacks(
+    tag: str, n: int, *, text: str = REPORT, distinct: bool = False
+) -> list[Callback]:
     """``n`` robot text callbacks with timestamp + sign headers and a unique msgId."""
     out = []
     for i in range(n):
         mid = msg_id(tag, i)
         ts = str(int(time.time() * 1000))
-        user = f"kehu{i % 500:03d}"
+        user = user_of(tag, i, distinct)
         body = {
             "msgId": mid,
             "createAt": int(ts),
@@ -141,7 +171,7 @@ def dingtalk_callbacks(tag: str, n: int) -> list[Callback]:
             "chatbotUserId": "$:LWCP_v1:$robot",
             "robotCode": DING_APP_KEY,
             "msgtype": "text",
-            "text": {"content": f"报修 A-{i % 9000 + 1000} 注塑机漏油，请尽快安排"},
+            "text": {"content": text.format(n=i % 9000 + 1000)},
         }
         out.append(
             Callback(
@@ -158,8 +188,11 @@ def dingtalk_callbacks(tag: str, n: int) -> list[Callback]:
     return out
 
 
-def build(platform: str, tag: str, n: int) -> list[Callback]:
-    return (wecom_callbacks if platform == "wecom" else dingtalk_callbacks)(tag, n)
+def build(
+    platform: str, tag: str, n: int, *, text: str = REPORT, distinct: bool = False
+) -> list[Callback]:
+    make = wecom_callbacks if platform == "wecom" else dingtalk_callbacks
+    return make(tag, n, text=text, distinct=distinct)
 
 
 def new_tag() -> str:

@@ -1,0 +1,117 @@
+"""The table bench/e2e.py prints: one row per figure, one column per server (the no-database
+baseline of the same run, SQLite, PostgreSQL + Redis), and the count checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TITLES = {"baseline": "baseline (no db)", "sqlite": "SQLite", "postgres": "PostgreSQL + Redis"}
+
+
+def ms(value: Any) -> str:
+    return "-" if value is None else f"{float(value):,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _pair(r: dict[str, Any] | None, a: str, b: str, unit: str = " ms") -> str:
+    return "—" if r is None else f"{ms(r.get(a))} / {ms(r.get(b))}{unit}"
+
+
+def _counted(r: dict[str, Any] | None, count: str) -> str:
+    return "—" if r is None else f"{_pair(r, 'p50', 'p99')} ({r[count]}/{r['acked']})"
+
+
+@dataclass
+class Report:
+    scale: float
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def rate(self, r: float) -> str:
+        return f"{r * self.scale:g}"
+
+    def rows(self) -> list[tuple[str, dict[str, str]]]:
+        out: list[tuple[str, dict[str, str]]] = []
+
+        def row(label: str, cell: Any) -> None:
+            out.append((label, {k: cell(v) for k, v in self.columns.items()}))
+
+        timed = [
+            (f"reply{r}", "replied", f"reply p50 / p99 at {self.rate(r)} msg/s (replied/acked)")
+            for r in (50, 100)
+        ]
+        timed += [(f"card{r}", "cards", f"report -> card p50 / p99 at {self.rate(r)}/s (cards/acked)")
+                  for r in (5, 20)]  # fmt: skip
+        for key, count, label in timed:
+            row(label, lambda c, k=key, n=count: _counted(c.get(k), n))
+        row(
+            "messages handled per second, queue only (rows)",
+            lambda c: "—" if "queue" not in c else
+            f"{ms(c['queue']['per_s'])}/s ({c['queue']['done']}/{c['queue']['rows']})",
+        )  # fmt: skip
+        row(
+            f"ack p99 at {self.rate(300)}/s, workers on / off",
+            lambda c: (
+                f"{ms((c.get('ack_on') or {}).get('ack_p99'))} / "
+                f"{ms((c.get('ack_off') or {}).get('ack_p99'))} ms"
+            ),
+        )
+        row(
+            f"two instances at {self.rate(500)}/s: ack p50 / p99 (inbox/acked)",
+            lambda c: "—" if "two" not in c else
+            f"{_pair(c['two'], 'ack_p50', 'ack_p99')} "
+            f"({c['two'].get('inbox_rows', '-')}/{c['two']['acked']})",
+        )  # fmt: skip
+        row("RSS MB now / peak: instance", lambda c: self.rss(c.get("rss"), main=True))
+        row("RSS MB now / peak: its worker processes", lambda c: self.rss(c.get("rss"), main=False))
+        return out
+
+    @staticmethod
+    def rss(got: dict[str, Any] | None, *, main: bool) -> str:
+        if not got:
+            return "—"
+        if main:
+            now, peak = got["main"] or (None, None)
+            return f"{ms(now)} / {ms(peak)}"
+        if not got["workers"]:
+            return "none (in-process)"
+        return ", ".join(f"{ms(now)} / {ms(peak)}" for now, peak in got["workers"])
+
+    def table(self) -> str:
+        rows = self.rows()
+        names = list(self.columns)
+        width = max(len(label) for label, _ in rows) + 2
+        cols = [max(len(TITLES[n]), *(len(cells[n]) for _, cells in rows)) + 2 for n in names]
+        head = "".ljust(width) + "".join(
+            TITLES[n].ljust(w) for n, w in zip(names, cols, strict=True)
+        )
+        lines = [head, "-" * len(head)]
+        for label, cells in rows:
+            lines.append(
+                label.ljust(width)
+                + "".join(cells[n].ljust(w) for n, w in zip(names, cols, strict=True))
+            )
+        return "\n".join(lines)
+
+    def problems(self) -> list[str]:
+        """Nothing lost: inbox rows == acknowledged, every queued row handled, every acked
+        message answered (within --drain)."""
+        out = []
+        for name, c in self.columns.items():
+            for key in ("ack_off", "ack_on", "two"):
+                r = c.get(key)
+                if r and "inbox_rows" in r and r["inbox_rows"] != r["acked"]:
+                    out.append(f"{name} {key}: {r['inbox_rows']} inbox rows, {r['acked']} acked")
+            q = c.get("queue")
+            if q and (q["left"] or q["dead"] or q["done"] != q["rows"]):
+                out.append(f"{name} queue: {q}")
+            for key in ("reply50", "reply100"):
+                r = c.get(key)
+                if r and r["replied"] != r["acked"]:
+                    out.append(f"{name} {key}: {r['replied']} replies for {r['acked']} acked")
+                if r and r.get("inbox_rows", r["acked"]) != r["acked"]:
+                    out.append(f"{name} {key}: {r['inbox_rows']} inbox rows, {r['acked']} acked")
+            for key in ("card5", "card20"):
+                r = c.get(key)
+                if r and r["cards"] != r["acked"]:
+                    out.append(f"{name} {key}: {r['cards']} cards for {r['acked']} reports")
+        return out

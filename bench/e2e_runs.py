@@ -1,0 +1,200 @@
+"""The measurements of bench/e2e.py, each against running servers (see harness.py).
+
+Every function returns a small dict of figures and counts; nothing here prints a table.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from harness import Arrivals, Load, Server, children, inbox_counts, load, processed_stamps, rss_mb
+from loadgen import percentile
+from payloads import new_tag, user_of
+
+REPORT = "报修 注塑机报警 E31 第{n}台"
+SKILL = "注塑机"
+TICKET_NO = re.compile(r"#(\d+)")
+
+
+def _ms(values: list[float], q: float) -> float | None:
+    got = percentile(sorted(values), q)
+    return None if got is None else got * 1000
+
+
+def acked_senders(run: Load) -> set[str]:
+    return {user_of(run.tag, int(mid[len(run.tag) :]), True) for mid in run.acked}
+
+
+def replies(
+    servers: list[Server],
+    arrivals: Arrivals,
+    rate: float,
+    seconds: float,
+    work: Path,
+    drain: float,
+    db_url: str = "",
+) -> dict[str, Any]:
+    """帮助 from distinct users at ``rate``: ack and reply latency (reply = the fake WeCom's
+    arrival time minus the callback's scheduled send time); with ``db_url`` the run's inbox
+    rows are counted too."""
+    mark = arrivals.mark()
+    run = load([s.url for s in servers], rate, seconds, new_tag(), work)
+    users = acked_senders(run)
+    got = arrivals.wait_for(users, mark, timeout=drain)
+    lat = [got[u] - run.sent_at[u] for u in got]
+    return {
+        "sent": run.result["sent"],
+        "acked": len(run.acked),
+        "errors": run.result["error_count"],
+        "replied": len(got),
+        "p50": _ms(lat, 0.50),
+        "p99": _ms(lat, 0.99),
+        "ack_p50": run.result["p50_ms"],
+        "ack_p99": run.result["p99_ms"],
+        "tag": run.tag,
+        **({"inbox_rows": sum(inbox_counts(db_url, run.tag).values())} if db_url else {}),
+    }
+
+
+def acks(
+    servers: list[Server], rate: float, seconds: float, work: Path, db_url: str = ""
+) -> dict[str, Any]:
+    """Ack latency only; with ``db_url`` the inbox must hold exactly the acknowledged rows."""
+    run = load([s.url for s in servers], rate, seconds, new_tag(), work)
+    out = {
+        "sent": run.result["sent"],
+        "acked": len(run.acked),
+        "errors": run.result["error_count"],
+        "ack_p50": run.result["p50_ms"],
+        "ack_p99": run.result["p99_ms"],
+        "acked_per_s": run.result["acked_per_s"],
+        "tag": run.tag,
+    }
+    if db_url:
+        counts = inbox_counts(db_url, run.tag)
+        out["inbox_rows"] = sum(counts.values())
+        out["inbox"] = counts
+    return out
+
+
+def drain(db_url: str, tags: list[str], timeout: float) -> dict[str, Any]:
+    """Wait (bounded) until no row of ``tags`` is left to handle; the handling rate from the
+    rows' own processed_at stamps (first to last), so start-up time is not counted."""
+    end = time.monotonic() + timeout
+    started = time.monotonic()
+    while True:
+        counts: dict[str, int] = {}
+        for tag in tags:
+            for status, n in inbox_counts(db_url, tag).items():
+                counts[status] = counts.get(status, 0) + n
+        left = sum(n for s, n in counts.items() if s not in ("done", "dead"))
+        if not left or time.monotonic() > end:
+            break
+        time.sleep(0.25)
+    stamps = sorted(t for tag in tags for t in processed_stamps(db_url, tag))
+    span = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
+    return {
+        "rows": sum(counts.values()),
+        "done": counts.get("done", 0),
+        "dead": counts.get("dead", 0),
+        "left": left,
+        "per_s": (len(stamps) - 1) / span if span > 0 else None,
+        "waited_s": time.monotonic() - started,
+    }
+
+
+def cards(
+    server: Server, arrivals: Arrivals, rate: float, seconds: float, work: Path, drain: float
+) -> dict[str, Any]:
+    """Reports from distinct customers at ``rate``: callback sent -> the engineer's card at the
+    fake WeCom. Ticket numbers are matched by the customer's confirmation (#n) and the card's
+    title (#n)."""
+    mark = arrivals.mark()
+    run = load([server.url], rate, seconds, new_tag(), work, text=REPORT)
+    customers = acked_senders(run)
+    end = time.monotonic() + drain
+    while True:
+        arrivals.poll()
+        ticket_of, card_at = _tickets_and_cards(arrivals.seen[mark:], customers)
+        if (
+            len(ticket_of) >= len(customers) and set(ticket_of.values()) <= card_at.keys()
+        ) or time.monotonic() > end:
+            break
+        time.sleep(0.2)
+    lat = [card_at[n] - run.sent_at[c] for c, n in ticket_of.items() if n in card_at]
+    return {
+        "sent": run.result["sent"],
+        "acked": len(run.acked),
+        "tickets": len(ticket_of),
+        "cards": len(lat),
+        "p50": _ms(lat, 0.50),
+        "p99": _ms(lat, 0.99),
+    }
+
+
+def _tickets_and_cards(
+    seen: list[tuple[float, str, str, str]], customers: set[str]
+) -> tuple[dict[str, int], dict[int, float]]:
+    ticket_of: dict[str, int] = {}
+    card_at: dict[int, float] = {}
+    for t, user, kind, text in seen:
+        found = TICKET_NO.search(text)
+        if not found:
+            continue
+        if user in customers and kind != "template_card":
+            ticket_of.setdefault(user, int(found.group(1)))
+        elif user not in customers and kind == "template_card":
+            card_at.setdefault(int(found.group(1)), t)
+    return ticket_of, card_at
+
+
+def memory(server: Server) -> dict[str, Any]:
+    """RSS now and peak, MB, of the server process and of each process it started."""
+    out: dict[str, Any] = {"main": rss_mb(server.pid), "workers": []}
+    for pid in children(server.pid):
+        got = rss_mb(pid)
+        if got is not None:
+            out["workers"].append(got)
+    return out
+
+
+async def seed_tickets(database_url: str, n: int, engineers: list[str]) -> float:
+    """``n`` closed tickets (and their 'opened' history) written in bulk; seconds taken."""
+    from sqlalchemy import func, insert, select, update
+
+    from core import db
+
+    started = time.perf_counter()
+    engine = db.make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            first = (await conn.scalar(select(func.max(db.tickets.c.id)))) or 0
+            requester = engineers[0]
+            now = datetime.now(UTC)
+            for start in range(0, n, 5000):
+                tickets, history = [], []
+                for i in range(first + 1 + start, first + 1 + min(n, start + 5000)):
+                    at = now - timedelta(minutes=i % 500_000)
+                    tickets.append({
+                        "id": i, "type": "repair", "title": f"历史工单 {i}", "description": "",
+                        "priority": "normal", "status": "closed", "requester_id": requester,
+                        "assignee_id": engineers[i % len(engineers)], "fields": {}, "channel": "api",
+                        "created_at": at, "updated_at": at, "closed_at": at, "resolved_at": at,
+                        "rating_comment": "", "parts_cost": 0.0, "decline_count": 0, "version": 1,
+                    })  # fmt: skip
+                    history.append({
+                        "ticket_id": i, "at": at, "actor_id": requester, "actor_name": "种子",
+                        "channel": "api", "action": "opened", "data": {},
+                    })  # fmt: skip
+                await conn.execute(insert(db.tickets), tickets)
+                await conn.execute(insert(db.ticket_history), history)
+            await conn.execute(
+                update(db.counters).where(db.counters.c.name == "ticket").values(value=first + n)
+            )
+    finally:
+        await engine.dispose()
+    return time.perf_counter() - started

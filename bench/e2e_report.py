@@ -18,7 +18,12 @@ def _pair(r: dict[str, Any] | None, a: str, b: str, unit: str = " ms") -> str:
 
 
 def _counted(r: dict[str, Any] | None, count: str) -> str:
-    return "—" if r is None else f"{_pair(r, 'p50', 'p99')} ({r[count]}/{r['acked']})"
+    if r is None:
+        return "—"
+    lost = r["sent"] - r["acked"]
+    return (
+        f"{_pair(r, 'p50', 'p99')} ({r[count]}/{r['acked']}{f', {lost} not acked' if lost else ''})"
+    )
 
 
 @dataclass

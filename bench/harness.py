@@ -48,9 +48,10 @@ def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
 
 
 @contextlib.contextmanager
-def fakes(work: Path) -> Iterator[dict[str, str]]:
+def fakes(work: Path, name: str) -> Iterator[dict[str, str]]:
     """The fake WeCom + DingTalk process; yields {"wecom": URL, "dingtalk": URL}."""
-    log = (work / "fakes.log").open("ab")
+    log_path = work / f"fakes-{name}.log"
+    log = log_path.open("ab")
     cmd = [sys.executable, str(BENCH / "fake_platforms.py")]
     proc = subprocess.Popen(
         cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=log, start_new_session=True
@@ -59,7 +60,7 @@ def fakes(work: Path) -> Iterator[dict[str, str]]:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"fake platforms exited: {(work / 'fakes.log').read_text()[-2000:]}")
+            raise RuntimeError(f"fake platforms exited: {log_path.read_text()[-2000:]}")
         yield json.loads(line)
     finally:
         _stop(proc, signal.SIGTERM)

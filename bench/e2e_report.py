@@ -40,19 +40,26 @@ class Report:
         def row(label: str, cell: Any) -> None:
             out.append((label, {k: cell(v) for k, v in self.columns.items()}))
 
-        timed = [
-            (f"reply{r}", "replied", f"reply p50 / p99 at {self.rate(r)} msg/s (replied/acked)")
-            for r in (50, 100)
-        ]
-        timed += [(f"card{r}", "cards", f"report -> card p50 / p99 at {self.rate(r)}/s (cards/acked)")
-                  for r in (5, 20)]  # fmt: skip
-        for key, count, label in timed:
-            row(label, lambda c, k=key, n=count: _counted(c.get(k), n))
+        def timed(key: str, count: str, label: str) -> None:
+            row(label, lambda c: _counted(c.get(key), count))
+
+        for r in (50, 100):
+            timed(
+                f"reply{r}", "replied", f"reply p50 / p99 at {self.rate(r)} msg/s (replied/acked)"
+            )
+        row(
+            f"CPU per message in the server(s) at {self.rate(100)} msg/s",
+            lambda c: "—" if "reply100" not in c else f"{ms(c['reply100']['cpu_ms'])} ms",
+        )
         row(
             "messages handled per second, queue only (rows)",
             lambda c: "—" if "queue" not in c else
             f"{ms(c['queue']['per_s'])}/s ({c['queue']['done']}/{c['queue']['rows']})",
         )  # fmt: skip
+        for r in (5, 20):
+            timed(
+                f"card{r}", "cards", f"report -> card p50 / p99 at {self.rate(r)}/s (cards/acked)"
+            )
         row(
             f"ack p99 at {self.rate(300)}/s, workers on / off",
             lambda c: (

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from callbacks import cpu_seconds
 from harness import Arrivals, Load, Server, children, inbox_counts, load, processed_stamps, rss_mb
 from loadgen import percentile
 from payloads import new_tag, user_of
@@ -42,11 +43,14 @@ def replies(
     arrival time minus the callback's scheduled send time); with ``db_url`` the run's inbox
     rows are counted too."""
     mark = arrivals.mark()
+    cpu_before = cpu_of(servers)
     run = load([s.url for s in servers], rate, seconds, new_tag(), work)
     users = acked_senders(run)
     got = arrivals.wait_for(users, mark, timeout=drain)
+    cpu = cpu_of(servers) - cpu_before
     lat = [got[u] - run.sent_at[u] for u in got]
     return {
+        "cpu_ms": cpu * 1000 / len(got) if got else None,
         "sent": run.result["sent"],
         "acked": len(run.acked),
         "errors": run.result["error_count"],
@@ -59,6 +63,12 @@ def replies(
         "tag": run.tag,
         **({"inbox_rows": sum(inbox_counts(db_url, run.tag).values())} if db_url else {}),
     }
+
+
+def cpu_of(servers: list[Server]) -> float:
+    """CPU seconds used so far by the servers and every process they started."""
+    pids = [pid for s in servers for pid in (s.pid, *children(s.pid))]
+    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
 
 
 def acks(

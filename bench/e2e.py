@@ -132,8 +132,12 @@ def two_instances(kind: str, a: argparse.Namespace, work: Path, common: dict) ->
         serve(f"{kind}-one", work, workers=True, extra=extra, **common) as one,
         serve(f"{kind}-two", work, workers=True, extra=extra, **common) as two,
     ):
+        warm_up(one, work)
+        warm_up(two, work)
         got = acks([one, two], 500 * a.scale, a.duration, work, common["database_url"])
         got["rss"] = [memory(one), memory(two)]
+        # then how much of the backlog the two handle in --drain s (all of it when they keep up)
+        got["after"] = drain(common["database_url"], [got["tag"]], timeout=a.drain)
     print(f"  {kind}: two instances at 500/s: {got}", flush=True)
     return got
 

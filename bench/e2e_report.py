@@ -71,7 +71,9 @@ class Report:
             f"two instances at {self.rate(500)}/s: ack p50 / p99 (inbox/acked)",
             lambda c: "—" if "two" not in c else
             f"{_pair(c['two'], 'ack_p50', 'ack_p99')} "
-            f"({c['two'].get('inbox_rows', '-')}/{c['two']['acked']})",
+            f"({c['two'].get('inbox_rows', '-')}/{c['two']['acked']}"
+            + (f", {c['two']['after']['left']} left after drain" if "after" in c["two"] else "")
+            + ")",
         )  # fmt: skip
         row("RSS MB now / peak: instance", lambda c: self.rss(c.get("rss"), main=True))
         row("RSS MB now / peak: its worker processes", lambda c: self.rss(c.get("rss"), main=False))

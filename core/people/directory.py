@@ -34,7 +34,7 @@ def person_from_config(cfg: PersonConfig) -> Person:
     )
 
 
-def _from_row(row: Any, identities: dict[str, str]) -> Person:
+def person_from_row(row: Any, identities: dict[str, str]) -> Person:
     m = row._mapping
     return Person(
         id=m["id"],
@@ -54,22 +54,28 @@ def _from_row(row: Any, identities: dict[str, str]) -> Person:
 
 
 class SqlPeopleRepository:
+    """People of one unit of work; ``get`` remembers whom it read until something is written
+    (a scan telling many people about many tickets reads each person once)."""
+
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
-
-    async def _identities(self, person_id: str) -> dict[str, str]:
-        rows = await self._conn.execute(
-            select(db.identities.c.platform, db.identities.c.user_id).where(
-                db.identities.c.person_id == person_id
-            )
-        )
-        return {r.platform: r.user_id for r in rows}
+        self._known: dict[str, Person | None] = {}
 
     async def get(self, person_id: str) -> Person | None:
-        row = (
-            await self._conn.execute(select(db.people).where(db.people.c.id == person_id))
-        ).first()
-        return _from_row(row, await self._identities(person_id)) if row else None
+        if person_id in self._known:
+            return self._known[person_id]
+        i = db.identities.c
+        rows = (
+            await self._conn.execute(  # the person and their identities in one statement
+                select(db.people, i.platform.label("id_platform"), i.user_id.label("id_user"))
+                .select_from(db.people.outerjoin(db.identities, i.person_id == db.people.c.id))
+                .where(db.people.c.id == person_id)
+            )
+        ).all()
+        found = {r.id_platform: r.id_user for r in rows if r.id_platform is not None}
+        person = person_from_row(rows[0], found) if rows else None
+        self._known[person_id] = person
+        return person
 
     async def by_identity(self, platform: str, user_id: str) -> Person | None:
         """The person behind a platform identity, with all their identities: one query (the
@@ -90,7 +96,7 @@ class SqlPeopleRepository:
         ).all()
         if not rows:
             return None
-        return _from_row(rows[0], {r._platform: r._uid for r in rows})
+        return person_from_row(rows[0], {r._platform: r._uid for r in rows})
 
     async def find(self, text: str) -> Person | None:
         """A staff member by id or by exact name (for 转派 #12 张伟)."""
@@ -120,9 +126,10 @@ class SqlPeopleRepository:
                 select(i.person_id, i.platform, i.user_id).where(i.person_id.in_(ids))
             ):
                 found[pid][platform] = user_id
-        return [_from_row(r, found[r.id]) for r in rows]
+        return [person_from_row(r, found[r.id]) for r in rows]
 
     async def upsert(self, person: Person, *, at: datetime) -> None:
+        self._known.clear()
         values = {
             "name": person.name,
             "kind": person.kind.value,
@@ -148,6 +155,7 @@ class SqlPeopleRepository:
     async def link(
         self, platform: str, user_id: str, person_id: str, *, display_name: str, at: datetime
     ) -> None:
+        self._known.clear()
         current = (
             await self._conn.execute(
                 select(db.identities.c.person_id).where(
@@ -176,6 +184,7 @@ class SqlPeopleRepository:
 
     async def touch_platform(self, person_id: str, platform: str) -> None:
         """Remember where the person last wrote (written only when it changes)."""
+        self._known.clear()
         await self._conn.execute(
             update(db.people)
             .where(db.people.c.id == person_id, db.people.c.last_platform != platform)
@@ -183,6 +192,7 @@ class SqlPeopleRepository:
         )
 
     async def deactivate_staff_except(self, keep: set[str]) -> None:
+        self._known.clear()
         await self._conn.execute(
             update(db.people)
             .where(db.people.c.kind == PersonKind.STAFF.value, db.people.c.id.not_in(keep))

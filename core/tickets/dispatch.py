@@ -22,7 +22,7 @@ from core.tickets.commands import DispatchTicket, ScanAssignments, TransferTicke
 from core.tickets.events import TicketAssigned, TicketDeclined, TicketOpened
 from core.tickets.handlers import load
 from core.tickets.model import Ticket
-from core.tickets.offers import Mode, Offer, OfferStatus
+from core.tickets.offers import Mode, Offer, OfferStatus, Roster
 from core.tickets.workflow import STATUS_ZH, Status
 
 SYSTEM = Actor.system()
@@ -40,26 +40,32 @@ async def escalate(ticket: Ticket, ctx: Context, actor: Actor, why: str) -> None
 
 
 async def dispatch(
-    ticket: Ticket, ctx: Context, *, actor: Actor, why_nobody: str = tx.WHY_NOBODY
+    ticket: Ticket,
+    ctx: Context,
+    *,
+    actor: Actor,
+    why_nobody: str = tx.WHY_NOBODY,
+    roster: Roster | None = None,
 ) -> bool:
-    """Offer a ``new`` ticket by the rules; True when someone got a card."""
+    """Offer a ``new`` ticket by the rules; True when someone got a card. A scan dispatching
+    several tickets passes one ``roster`` (read once, kept current as it assigns)."""
     cfg = ctx.config.assignment
     if ticket.decline_count >= cfg.max_declines:
         await escalate(ticket, ctx, actor, tx.WHY_DECLINES.format(n=ticket.decline_count))
         return False
     offers = await ctx.uow.dispatch.for_ticket(ticket.id)
     excluded = {o.person_id for o in offers if o.status in _SPENT or o.is_open}
-    staff = await ctx.uow.people.staff()
+    roster = roster or await ctx.uow.dispatch.roster()
     ticket_type = ctx.config.ticket_type(ticket.type)
-    regions = [p.region for p in staff if "engineer" in p.roles]
+    regions = [p.region for p in roster.staff if "engineer" in p.roles]
     asset = await ctx.uow.assets.get(ticket.asset_id) if ticket.asset_id else None
     chosen = rules.candidates(
-        staff,
+        roster.staff,
         skills=ticket_type.skills if ticket_type else (),
         region=(asset.region if asset else "") or rules.ticket_region(ticket, ctx.config, regions),
         excluded=excluded,
-        loads=await ctx.uow.dispatch.loads(),
-        last_assigned=await ctx.uow.dispatch.last_assigned(),
+        loads=roster.loads,
+        last_assigned=roster.last_assigned,
     )
     if not chosen:
         await escalate(ticket, ctx, actor, why_nobody)
@@ -85,6 +91,7 @@ async def dispatch(
     ticket.assignee_id = person.id
     ticket.move_to(Status.ASSIGNED, actor=actor, at=now, assignee=person.id, rule="auto")
     await ctx.uow.tickets.save(ticket)
+    roster.assigned(person.id, now)
     ticket.events.append(
         TicketAssigned(ticket_id=ticket.id, assignee_id=person.id, previous_assignee_id=None)
     )
@@ -122,12 +129,14 @@ async def dispatch_ticket(cmd: DispatchTicket, ctx: Context) -> Ticket:
 
 
 async def scan_assignments(cmd: ScanAssignments, ctx: Context) -> int:
-    """Offers not accepted within the timeout lapse; their tickets are dispatched again."""
+    """Offers not accepted within the timeout lapse; their tickets are dispatched again (first
+    every lapse is recorded, then one roster serves every re-dispatch)."""
     minutes = ctx.config.assignment.accept_timeout_minutes
     now = ctx.clock.now()
     lapsed: dict[int, list[Offer]] = defaultdict(list)
     for offer in await ctx.uow.dispatch.due(now - timedelta(minutes=minutes)):
         lapsed[offer.ticket_id].append(offer)
+    again: list[Ticket] = []
     for ticket_id, offers in lapsed.items():
         ticket = await load(ctx, ticket_id)
         line = tx.EXPIRED_CARD.format(minutes=minutes, at=now_text(ctx))
@@ -145,9 +154,11 @@ async def scan_assignments(cmd: ScanAssignments, ctx: Context) -> int:
         else:
             continue
         await ctx.uow.tickets.save(ticket)
-        await dispatch(
-            ticket, ctx, actor=cmd.actor, why_nobody=tx.WHY_TIMEOUT.format(minutes=minutes)
-        )
+        again.append(ticket)
+    roster = await ctx.uow.dispatch.roster() if again else None
+    why = tx.WHY_TIMEOUT.format(minutes=minutes)
+    for ticket in again:
+        await dispatch(ticket, ctx, actor=cmd.actor, why_nobody=why, roster=roster)
     return len(lapsed)
 
 

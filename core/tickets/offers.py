@@ -7,7 +7,7 @@ round robin who was given work longest ago.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -16,6 +16,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
+from core.people.directory import person_from_row
+from core.people.model import Person, PersonKind
 from core.tickets.workflow import Status
 
 LOAD_STATUSES = (Status.ASSIGNED.value, Status.ACCEPTED.value)  # what counts against max_open
@@ -33,6 +35,20 @@ class OfferStatus(StrEnum):
     EXPIRED = "expired"  # not accepted within the timeout
     TAKEN = "taken"  # a pool offer someone else accepted first
     WITHDRAWN = "withdrawn"  # reassigned or transferred before an answer
+
+
+@dataclass
+class Roster:
+    """Who may be dispatched to, as one scan sees them: staff, open load, last assignment."""
+
+    staff: list[Person] = field(default_factory=list)
+    loads: dict[str, int] = field(default_factory=dict)
+    last_assigned: dict[str, datetime] = field(default_factory=dict)
+
+    def assigned(self, person_id: str, at: datetime) -> None:
+        """A ticket was just assigned to the person (later picks in the same scan see it)."""
+        self.loads[person_id] = self.loads.get(person_id, 0) + 1
+        self.last_assigned[person_id] = at
 
 
 @dataclass(kw_only=True)
@@ -72,7 +88,7 @@ def _from_row(row: Any) -> Offer:
 
 
 class SqlDispatchRepository:
-    """Offers, engineers' open load and last assignment times."""
+    """Offers, and the roster (engineers' open load and last assignment times)."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -110,23 +126,31 @@ class SqlDispatchRepository:
             stmt = stmt.with_for_update(skip_locked=True)
         return [_from_row(r) for r in await self._conn.execute(stmt)]
 
-    async def loads(self) -> dict[str, int]:
-        t = db.tickets.c
-        rows = await self._conn.execute(
-            select(t.assignee_id, func.count())
-            .where(t.status.in_(LOAD_STATUSES), t.assignee_id.is_not(None))
-            .group_by(t.assignee_id)
+    async def roster(self) -> Roster:
+        """Active staff with their open load and last assignment, in one statement: two
+        correlated index lookups per person (tickets by status and assignee, offers by person
+        and assigned_at), never a pass over the history. Identities are not read."""
+        p, t, o = db.people, db.tickets.c, db.offers.c
+        load = (
+            select(func.count())
+            .where(t.status.in_(LOAD_STATUSES), t.assignee_id == p.c.id)
+            .scalar_subquery()
         )
-        return {r[0]: int(r[1]) for r in rows}
-
-    async def last_assigned(self) -> dict[str, datetime]:
-        o = db.offers.c
+        last = select(func.max(o.assigned_at)).where(o.person_id == p.c.id).scalar_subquery()
         rows = await self._conn.execute(
-            select(o.person_id, func.max(o.assigned_at))
-            .where(o.assigned_at.is_not(None))
-            .group_by(o.person_id)
+            select(p, load.label("open_load"), last.label("last_assigned"))
+            .where(p.c.kind == PersonKind.STAFF.value, p.c.active.is_(True))
+            .order_by(p.c.id)
         )
-        return {r[0]: _aware(r[1]) for r in rows if r[1] is not None}
+        roster = Roster()
+        for row in rows:
+            person = person_from_row(row, {})
+            roster.staff.append(person)
+            if row.open_load:
+                roster.loads[person.id] = int(row.open_load)
+            if row.last_assigned is not None:
+                roster.last_assigned[person.id] = _aware(row.last_assigned)
+        return roster
 
 
 def _aware(value: Any) -> datetime:

@@ -1,4 +1,4 @@
-"""In-memory dispatch repository (offers, load, last assignment) for MemoryUnitOfWork."""
+"""In-memory dispatch repository (offers and the roster) for MemoryUnitOfWork."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from core.tickets.offers import LOAD_STATUSES, Offer, OfferStatus
+from core.tickets.offers import LOAD_STATUSES, Offer, OfferStatus, Roster
 
 
 class MemoryDispatch:
@@ -40,17 +40,14 @@ class MemoryDispatch:
         due = [o for o in self.offers if o.status is OfferStatus.OPEN and o.offered_at <= before]
         return [copy.deepcopy(o) for o in sorted(due, key=lambda o: o.offered_at)[:limit]]
 
-    async def loads(self) -> dict[str, int]:
+    async def roster(self) -> Roster:
         current = {**self.store.tickets, **self.tickets.seen}
-        counts: dict[str, int] = {}
+        roster = Roster(staff=[p for p in self.store.people.values() if p.is_staff and p.active])
         for t in current.values():
             if t.assignee_id and t.status.value in LOAD_STATUSES:
-                counts[t.assignee_id] = counts.get(t.assignee_id, 0) + 1
-        return counts
-
-    async def last_assigned(self) -> dict[str, datetime]:
-        last: dict[str, datetime] = {}
+                roster.loads[t.assignee_id] = roster.loads.get(t.assignee_id, 0) + 1
+        last = roster.last_assigned
         for o in self.offers:
             if o.assigned_at and (o.person_id not in last or o.assigned_at > last[o.person_id]):
                 last[o.person_id] = o.assigned_at
-        return last
+        return roster

@@ -1,4 +1,5 @@
-"""The dispatch repository (offers, load, last assignment) on SQLite and PostgreSQL."""
+"""The dispatch repository (offers, the roster: load and last assignment) on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -72,10 +73,14 @@ async def test_offers_round_trip_load_and_last_assignment(engine: AsyncEngine) -
         await uow.dispatch.add(offer(4, "wang", 10))
         await uow.commit()
     async with SqlUnitOfWork(engine) as uow:
-        assert await uow.dispatch.loads() == {"zhang": 2, "wang": 1}  # resolved ones do not count
-        last = await uow.dispatch.last_assigned()
+        roster = await uow.dispatch.roster()
+        assert [p.id for p in roster.staff] == ["wang", "zhang"]  # staff only, by id
+        assert roster.loads == {"zhang": 2, "wang": 1}  # resolved ones do not count
+        last = roster.last_assigned
         assert last == {"zhang": T0 + timedelta(minutes=30), "wang": T0 + timedelta(minutes=10)}
         assert all(at.utcoffset() == timedelta(0) for at in last.values())
+        roster.assigned("wang", T0 + timedelta(hours=1))
+        assert roster.loads["wang"] == 2 and last["wang"] == T0 + timedelta(hours=1)
         [o] = await uow.dispatch.for_ticket(1)
         assert (o.person_id, o.status, o.offered_at) == ("zhang", OfferStatus.OPEN, T0)
         o.status, o.closed_at, o.reason = OfferStatus.DECLINED, T0, "忙"

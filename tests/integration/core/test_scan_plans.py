@@ -14,32 +14,43 @@ Runs on SQLite always and on PostgreSQL when CHATDESK_TEST_DATABASE_URL is set (
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core import db
 from core.bus import MessageBus
 from core.clock import FixedClock
 from core.messages import Actor
 from core.settings import DeskConfig
-from core.tickets.commands import ScanAutoClose
-from tests.fakes.scan_seed import desk_config, seed
+from core.tickets.commands import ScanAssignments, ScanAutoClose
+from tests.fakes.scan_seed import OPEN_NEWEST, STAFF, desk_config, lapse, seed
 from webhooks.bootstrap import build_bus
 
 N = 100_000
 GUARDED = ("tickets", "ticket_history", "offers")
-NOW = datetime(2026, 6, 15, 3, 0, tzinfo=UTC)
+NOW = datetime(2026, 6, 28, 3, 0, tzinfo=UTC)  # late in a month: the month holds ~3.7k
+SYSTEM = Actor.system()
 
 
 @dataclass
 class Captured:
     statements: list[tuple[str, Any]] = field(default_factory=list)
     on: bool = False
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        self.on = True
+        try:
+            yield
+        finally:
+            self.on = False
 
     def __call__(self, conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
         head = statement.lstrip().split(None, 1)[0].upper()
@@ -92,48 +103,69 @@ async def explain(engine: AsyncEngine, statement: str, params: Any) -> tuple[Any
         return details, sqlite_full_scans(details, statement)
 
 
-Scenario = Callable[[MessageBus, AsyncEngine, DeskConfig], Awaitable[None]]
+@dataclass
+class Desk:
+    engine: AsyncEngine
+    bus: MessageBus
+    config: DeskConfig
+    captured: Captured = field(default_factory=Captured)
 
 
-async def auto_close_nothing_due(bus: MessageBus, engine: AsyncEngine, config: DeskConfig) -> None:
-    assert await bus.handle(ScanAutoClose(actor=Actor.system(), source="plans:close")) == 0
+Scenario = Callable[[Desk], Awaitable[None]]
+
+
+async def auto_close_nothing_due(desk: Desk) -> None:
+    with desk.captured.recording():
+        assert await desk.bus.handle(ScanAutoClose(actor=SYSTEM, source="plans:close")) == 0
+
+
+async def redispatch_lapsed(desk: Desk) -> None:
+    ids = list(range(N - OPEN_NEWEST - 20, N - OPEN_NEWEST))  # closed a few days ago
+    async with desk.engine.begin() as conn:
+        await lapse(conn, ids, NOW - timedelta(hours=1))
+    with desk.captured.recording():
+        assert await desk.bus.handle(ScanAssignments(actor=SYSTEM, source="plans:lapse")) == 20
+    t = db.tickets.c
+    async with desk.engine.connect() as conn:
+        rows = (
+            await conn.execute(select(t.id, t.assignee_id, t.status).where(t.id.in_(ids)))
+        ).all()
+    # each one assigned again, to someone other than the engineer who let it lapse
+    assert sorted((i, s) for i, _, s in rows) == [(i, "assigned") for i in ids]
+    assert all(who not in (None, f"e{i % STAFF}") for i, who, _ in rows)
 
 
 SCENARIOS: dict[str, Scenario] = {
     "auto-close, nothing due": auto_close_nothing_due,
+    "re-dispatch of 20 lapsed offers": redispatch_lapsed,
 }
 
 
 @pytest.fixture
-async def seeded(migrated_engine: AsyncEngine) -> tuple[AsyncEngine, MessageBus, DeskConfig]:
+async def desk(migrated_engine: AsyncEngine) -> Desk:
     staff = await seed(migrated_engine, N, NOW)
     config = DeskConfig.model_validate(desk_config(staff)).with_platforms(("wecom",))
     bus = build_bus(migrated_engine, config, FixedClock(NOW + timedelta(minutes=1)))
-    return migrated_engine, bus, config
+    return Desk(migrated_engine, bus, config)
 
 
-async def test_hot_statements_read_index_ranges_at_100k_tickets(
-    seeded: tuple[AsyncEngine, MessageBus, DeskConfig],
-) -> None:
-    engine, bus, config = seeded
+async def test_hot_statements_read_index_ranges_at_100k_tickets(desk: Desk) -> None:
+    engine = desk.engine
     plan, bad = await explain(engine, "SELECT id FROM tickets WHERE title LIKE '%x%'", ())
     assert bad, f"the check must see this sequential scan: {plan}"
     _, bad = await explain(engine, "SELECT title FROM tickets WHERE id = 7", ())
     assert bad == []
-    captured = Captured()
-    event.listen(engine.sync_engine, "before_cursor_execute", captured)
+    event.listen(engine.sync_engine, "before_cursor_execute", desk.captured)
     problems: list[str] = []
     for name, scenario in SCENARIOS.items():
-        captured.statements.clear()
-        captured.on = True
-        await scenario(bus, engine, config)
-        captured.on = False
+        desk.captured.statements.clear()
+        await scenario(desk)
         guarded = 0
-        for statement, params in captured.statements:
+        for statement, params in desk.captured.statements:
             plan, bad = await explain(engine, statement, params)
             guarded += touches(plan)
             if bad:
                 problems.append(f"{name}: sequential scan of {bad} in\n{statement}\n{plan}")
         assert guarded, f"{name}: no statement read {GUARDED} (nothing was checked)"
-    event.remove(engine.sync_engine, "before_cursor_execute", captured)
+    event.remove(engine.sync_engine, "before_cursor_execute", desk.captured)
     assert problems == [], "\n\n".join(problems)

@@ -31,6 +31,8 @@ from core.tickets.workflow import OPEN_STATUSES, STATUS_ZH, Status
 
 PERIODS = ("today", "week", "month")
 APPROVED = "approved"  # part_requests.status of an approved request
+_DONE = (Status.RESOLVED, Status.CLOSED, Status.CANCELLED)
+_NOT_DONE = [s.value for s in Status if s not in _DONE]  # an index range per status
 
 
 def period_start(period: str, now: datetime, timezone: str) -> datetime:
@@ -60,61 +62,62 @@ def _within(col: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
     return and_(col.is_not(None), col >= start, col <= end)
 
 
+async def _one(conn: AsyncConnection, *columns: Any, where: Any) -> Any:
+    return (await conn.execute(select(*columns).where(*where))).one()._mapping
+
+
 async def _figures(conn: AsyncConnection, start: datetime, now: datetime) -> dict[str, Any]:
-    t = db.tickets
-    created = _within(t.c.created_at, start, now)
-    responded = _within(t.c.first_response_at, start, now)
-    resolved = _within(t.c.resolved_at, start, now)
-    closed = and_(t.c.status == Status.CLOSED.value, _within(t.c.closed_at, start, now))
-    with_due = and_(resolved, t.c.resolve_due_at.is_not(None))
+    """Each figure reads the index range of its own time column (created_at, first_response_at,
+    resolved_at, closed_at) or the open statuses' due times: never the whole table."""
+    t = db.tickets.c
+    created = await _one(conn, func.count().label("n"), where=[_within(t.created_at, start, now)])
+    responded = await _one(
+        conn,
+        func.avg(_seconds(conn, t.first_response_at, t.created_at)).label("s"),
+        where=[_within(t.first_response_at, start, now)],
+    )
+    with_due = t.resolve_due_at.is_not(None)
     in_time = and_(
         with_due,
-        t.c.resolved_at <= t.c.resolve_due_at,
+        t.resolved_at <= t.resolve_due_at,
         or_(
-            t.c.response_due_at.is_(None),
-            and_(t.c.first_response_at.is_not(None), t.c.first_response_at <= t.c.response_due_at),
+            t.response_due_at.is_(None),
+            and_(t.first_response_at.is_not(None), t.first_response_at <= t.response_due_at),
         ),
     )
-    overdue = and_(
-        t.c.resolve_due_at.is_not(None),
-        t.c.resolve_due_at < now,
-        t.c.status.not_in([Status.RESOLVED.value, Status.CLOSED.value, Status.CANCELLED.value]),
+    resolved = await _one(
+        conn,
+        func.avg(_seconds(conn, t.resolved_at, t.created_at)).label("s"),
+        _count(with_due).label("sla_total"),
+        _count(in_time).label("sla_met"),
+        where=[_within(t.resolved_at, start, now)],
     )
-    rated = and_(closed, t.c.rating.is_not(None))
-    row = (
-        await conn.execute(
-            select(
-                _count(created).label("created"),
-                _count(closed).label("closed"),
-                _count(overdue).label("overdue"),
-                func.avg(
-                    case((responded, _seconds(conn, t.c.first_response_at, t.c.created_at)))
-                ).label("first_response_s"),
-                func.avg(case((resolved, _seconds(conn, t.c.resolved_at, t.c.created_at)))).label(
-                    "resolution_s"
-                ),
-                _count(with_due).label("sla_total"),
-                _count(in_time).label("sla_met"),
-                func.avg(case((rated, t.c.rating))).label("avg_rating"),
-                _count(rated).label("rated"),
-            ).select_from(t)
-        )
-    ).one()
-    m = row._mapping
+    closed = await _one(
+        conn,
+        func.count().label("n"),
+        func.avg(t.rating).label("avg_rating"),
+        func.count(t.rating).label("rated"),
+        where=[t.status == Status.CLOSED.value, _within(t.closed_at, start, now)],
+    )
+    overdue = await _one(
+        conn,
+        func.count().label("n"),
+        where=[t.status.in_(_NOT_DONE), t.resolve_due_at.is_not(None), t.resolve_due_at < now],
+    )
 
     def num(value: Any) -> float | None:
         return None if value is None else round(float(value), 2)
 
     return {
-        "created": int(m["created"]),
-        "closed": int(m["closed"]),
-        "overdue": int(m["overdue"]),
-        "first_response_s": num(m["first_response_s"]),
-        "resolution_s": num(m["resolution_s"]),
-        "sla_total": int(m["sla_total"]),
-        "sla_met": int(m["sla_met"]),
-        "avg_rating": num(m["avg_rating"]),
-        "rated": int(m["rated"]),
+        "created": int(created["n"]),
+        "closed": int(closed["n"]),
+        "overdue": int(overdue["n"]),
+        "first_response_s": num(responded["s"]),
+        "resolution_s": num(resolved["s"]),
+        "sla_total": int(resolved["sla_total"]),
+        "sla_met": int(resolved["sla_met"]),
+        "avg_rating": num(closed["avg_rating"]),
+        "rated": int(closed["rated"]),
     }
 
 

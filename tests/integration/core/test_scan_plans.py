@@ -28,6 +28,8 @@ from core import db
 from core.bus import MessageBus
 from core.clock import FixedClock
 from core.messages import Actor
+from core.reports.dashboard import dashboard_figures, export_rows
+from core.reports.summary import summary_card_args
 from core.settings import DeskConfig
 from core.tickets.commands import ScanAssignments, ScanAutoClose
 from tests.fakes.scan_seed import OPEN_NEWEST, STAFF, desk_config, lapse, seed
@@ -135,9 +137,30 @@ async def redispatch_lapsed(desk: Desk) -> None:
     assert all(who not in (None, f"e{i % STAFF}") for i, who, _ in rows)
 
 
+async def month_summary(desk: Desk) -> None:
+    async with desk.engine.connect() as conn:
+        with desk.captured.recording():
+            args = await summary_card_args(conn, period="month", now=NOW, config=desk.config)
+    # a month of two years' 100k tickets: about 4k created, most of them closed
+    assert 3000 < args["created"] < 6000 and 2000 < args["closed"] <= args["created"]
+    # the newest are open, and so are the 20 the re-dispatch scenario assigned again
+    assert OPEN_NEWEST <= args["open_total"] <= OPEN_NEWEST + 20
+
+
+async def dashboard(desk: Desk) -> None:
+    async with desk.engine.connect() as conn:
+        with desk.captured.recording():
+            figures = await dashboard_figures(conn, days=30, now=NOW, config=desk.config)
+            rows = await export_rows(conn, days=7, now=NOW, config=desk.config)
+    assert 3000 < figures["kpi"]["created"] < 6000
+    assert 500 < len(rows) < 3000
+
+
 SCENARIOS: dict[str, Scenario] = {
     "auto-close, nothing due": auto_close_nothing_due,
     "re-dispatch of 20 lapsed offers": redispatch_lapsed,
+    "month summary (统计 本月)": month_summary,
+    "dashboard (30 days) and its export": dashboard,
 }
 
 

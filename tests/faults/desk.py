@@ -14,9 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import db
+from core.clock import FixedClock
 from core.messages import Channel
 from core.people.model import Person, PersonKind
 from core.queue import PENDING, WORKING
+from core.settings import DeskConfig
+from core.tickets.commands import OpenTicket
 from core.tickets.model import Ticket
 from core.tickets.workflow import Status
 from core.uow import SqlUnitOfWork
@@ -26,12 +29,15 @@ from tests.fakes.dingtalk_api import FakeDingtalk
 from tests.fakes.sla_load import free_port
 from tests.fakes.wecom_api import FakeWecom
 from tests.faults.harness import API_TOKEN, Instance, Sender
+from webhooks.bootstrap import build_bus, sync_directory
 
 STAFF = [
     {"id": "zhang", "name": "张伟", "roles": ["engineer"], "wecom_userid": "zhang"},
     {"id": "boss1", "name": "王经理", "roles": ["manager"], "wecom_userid": "boss1"},
     {"id": "boss2", "name": "李经理", "roles": ["manager"], "wecom_userid": "boss2"},
+    {"id": "li", "name": "李工", "roles": ["engineer"], "wecom_userid": "li"},
 ]
+ASSETS = [{"id": "A-1024", "name": "注塑机"}]
 REPORT = "报修 A-1024 漏油"
 WARM_UP = "warmup"
 # fast polling; a row claimed by a process that was killed is taken up again after 5 s
@@ -55,7 +61,7 @@ def desk_config(
         "workers": WORKERS,
         "wecom": wecom_settings(wecom_base),
         "people": STAFF,
-        "assets": [{"id": "A-1024", "name": "注塑机"}],
+        "assets": ASSETS,
         "assignment": {"auto_dispatch": False},
     }
 
@@ -143,6 +149,15 @@ class Desk:
             rows = await conn.execute(select(table.c.status, func.count()).group_by(table.c.status))
             return Counter({r[0]: r[1] for r in rows})
 
+    async def offers_per_ticket(self) -> dict[int, list[str]]:
+        """Each ticket's offers' statuses, oldest first."""
+        out: dict[int, list[str]] = {}
+        async with self.engine.connect() as conn:
+            o = db.offers.c
+            for row in await conn.execute(select(o.ticket_id, o.status).order_by(o.id)):
+                out.setdefault(row.ticket_id, []).append(row.status)
+        return out
+
     async def unfinished(self) -> int:
         """Inbox and outbox rows still waiting or being worked on."""
         left = 0
@@ -172,6 +187,7 @@ class Reports:
     desk: Desk
     users: list[str]
     first_msg_id: int
+    text: str = REPORT
     acked: set[str] = field(default_factory=set)
 
     async def send(self, instance: Instance, concurrency: int = 20) -> None:
@@ -180,7 +196,8 @@ class Reports:
 
         async def post(i: int, user: str) -> None:
             async with gate:
-                if await self.desk.sender.say(instance, user, REPORT, self.first_msg_id + i) == 200:
+                msg_id = self.first_msg_id + i
+                if await self.desk.sender.say(instance, user, self.text, msg_id) == 200:
                     self.acked.add(user)
 
         await asyncio.gather(*(post(i, u) for i, u in enumerate(self.users) if u not in self.acked))
@@ -210,3 +227,22 @@ async def seed_resolved(engine: AsyncEngine, count: int, resolved_at: datetime) 
         )
         await uow.commit()
     return [f"c{i}" for i in range(1, count + 1)]
+
+
+async def seed_offers(engine: AsyncEngine, count: int, at: datetime, timeout_minutes: int) -> None:
+    """``count`` repair tickets opened at ``at`` by customer d1 and offered at once to an
+    engineer by the real dispatch (the desk of ``desk_config`` with automatic dispatch)."""
+    desk = DeskConfig.model_validate({
+        "people": STAFF, "assets": ASSETS,
+        "assignment": {"auto_dispatch": True, "accept_timeout_minutes": timeout_minutes},
+    })  # fmt: skip
+    await sync_directory(engine, desk, at)
+    customer = Person(id="d1", name="客户d1", identities={"wecom": "d1"})
+    async with SqlUnitOfWork(engine) as uow:
+        await uow.people.upsert(customer, at=at)
+        await uow.commit()
+    bus = build_bus(engine, desk, FixedClock(at))
+    actor = customer.actor(Channel.WECOM)
+    for i in range(count):
+        await bus.handle(OpenTicket(actor=actor, requester_id=customer.id, title=f"漏油 {i}",
+                                    type="repair", fields={"device": "A-1024", "symptom": "漏油"}))  # fmt: skip

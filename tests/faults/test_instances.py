@@ -20,13 +20,14 @@ from core import db
 from core.settings import DeskConfig
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import dingtalk_settings
-from tests.faults.desk import REPORT, Desk, Reports, seed_resolved
+from tests.faults.desk import REPORT, Desk, Reports, seed_offers, seed_resolved
 
 USERS = 20
 RETRIES = 5
 RESOLVED = 30
 DIGEST_DELAY_S = 20  # the digest falls due this long after the instances are launched
 EXPIRIES = 2
+OFFERS = 10
 
 
 def card_keys(desk: Desk) -> Counter[tuple[str, str]]:
@@ -93,11 +94,14 @@ if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TES
     ) -> None:
         now = datetime.now(UTC)
         customers = await seed_resolved(desk.engine, RESOLVED, now - timedelta(days=5))
+        # offers made 20 minutes ago, not taken within the 5 minutes allowed
+        await seed_offers(desk.engine, OFFERS, now - timedelta(minutes=20), timeout_minutes=5)
         zone = ZoneInfo(DeskConfig().timezone)
         digest_at = (now + timedelta(seconds=DIGEST_DELAY_S)).astimezone(zone)
         extra = {
             "workers": {"scan_interval_s": 1},  # both scan every second
             "reports": {"daily_digest_at": digest_at.strftime("%H:%M:%S")},
+            "assignment": {"auto_dispatch": True, "accept_timeout_minutes": 5},
         }
         a, b = desk.instance("a", **extra), desk.instance("b", **extra)
         await desk.start(a, b)
@@ -107,8 +111,12 @@ if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TES
         for round_ in range(EXPIRIES + 1):
             if round_:
                 desk.wecom.expire_token_once()
-            to_a = Reports(desk, [f"kehu{round_}a{i}" for i in range(5)], 6000 + 100 * round_)
-            to_b = Reports(desk, [f"kehu{round_}b{i}" for i in range(5)], 6050 + 100 * round_)
+            to_a = Reports(
+                desk, [f"kehu{round_}a{i}" for i in range(5)], 6000 + 100 * round_, "帮助"
+            )
+            to_b = Reports(
+                desk, [f"kehu{round_}b{i}" for i in range(5)], 6050 + 100 * round_, "帮助"
+            )
             await asyncio.gather(to_a.send(a), to_b.send(b))
             users = set(to_a.users + to_b.users)
             await eventually(lambda u=users: u <= set(desk.texts_per_user()), timeout=30)
@@ -132,4 +140,9 @@ if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TES
             k for u, k in cards if k.startswith("digest_")
         }
         assert (await desk.statuses(db.tickets))["closed"] == RESOLVED
+        # the dispatch scan: each lapsed offer expired once, its ticket offered once more
+        offers = await desk.offers_per_ticket()
+        assert offers == {
+            t: ["expired", "open"] for t in range(RESOLVED + 1, RESOLVED + OFFERS + 1)
+        }
         assert (fetched := desk.wecom.token_requests) == 1 + EXPIRIES, fetched

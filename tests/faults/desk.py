@@ -126,6 +126,12 @@ class Desk:
     def texts_per_user(self) -> Counter[str]:
         return Counter(m["touser"] for m in self.wecom.sent if m.get("msgtype") == "text")
 
+    def repeated(self) -> dict[str, list[Any]]:
+        """For a failure message: every call that sent a user more than one text."""
+        many = {u for u, n in self.texts_per_user().items() if n > 1}
+        calls = [c for c in self.wecom.calls if c.path == "message/send"]
+        return {u: [(c.query, c.json) for c in calls if c.json.get("touser") == u] for u in many}
+
     def ding_texts(self, user: str) -> list[str]:
         return [json.loads(m["msgParam"]).get("content", "") for m in self.dingtalk.messages
                 if m["kind"] == "oto" and user in m["userIds"]]  # fmt: skip
@@ -148,6 +154,20 @@ class Desk:
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(table.c.status, func.count()).group_by(table.c.status))
             return Counter({r[0]: r[1] for r in rows})
+
+    async def replies_after_crashes(self, users: list[str], crashes: int) -> None:
+        """Each of ``users`` got its reply; a reply came twice only when the platform had it
+        from a process killed before it could mark the row sent (the row was sent again, so it
+        shows two attempts), and no more of those than there were crashes."""
+        got = self.texts_per_user()
+        assert set(got) >= set(users), set(users) - set(got)
+        twice = {u: n for u, n in got.items() if n > 1}
+        assert sum(n - 1 for n in twice.values()) <= crashes, self.repeated()
+        async with self.engine.connect() as conn:
+            o = db.outbox.c
+            for user in twice:
+                tries = select(func.max(o.attempts)).where(o.user_id == user, o.kind == "text")
+                assert (await conn.execute(tries)).scalar() >= 2, self.repeated()
 
     async def offers_per_ticket(self) -> dict[int, list[str]]:
         """Each ticket's offers' statuses, oldest first."""

@@ -6,6 +6,7 @@ away from the code under test without stopping it for everyone else.
     url = proxy.url("redis://127.0.0.1:6379/4")  # -> redis://127.0.0.1:<proxy.port>/4
     await proxy.cut()                # open connections are dropped, new ones refused
     await proxy.cut(blackhole=True)  # or: new connections are accepted and never answered
+    await proxy.cut(freeze=True)     # or: that, and the open connections go silent too
     await proxy.restore()            # same port, forwarding again
     await proxy.close()
 
@@ -32,6 +33,7 @@ class TcpProxy:
         self.accepted = 0  # connections forwarded to the target, for tests that want to know
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._frozen = False  # open connections swallow what they carry
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -48,10 +50,15 @@ class TcpProxy:
         await self._listen()
         self.state = "open"
 
-    async def cut(self, *, blackhole: bool = False) -> None:
-        """Drop every open connection; refuse new ones, or accept and ignore them."""
-        self._drop_all()
-        if blackhole:
+    async def cut(self, *, blackhole: bool = False, freeze: bool = False) -> None:
+        """Drop every open connection; refuse new ones, or accept and ignore them. With
+        ``freeze`` (a blackhole), open connections stay open and carry nothing either: the
+        client's next call on a pooled connection hangs until its own timeout."""
+        if freeze:
+            self._frozen = True
+        else:
+            self._drop_all()
+        if blackhole or freeze:
             await self._listen()
             self.state = "blackhole"
         else:
@@ -59,8 +66,10 @@ class TcpProxy:
             self.state = "refusing"
 
     async def restore(self) -> None:
-        """Forward again on the same port; connections accepted while blackholed are dropped."""
+        """Forward again on the same port; connections accepted while blackholed or frozen
+        are dropped (the client reconnects)."""
         self._drop_all()
+        self._frozen = False
         await self._listen()
         self.state = "open"
 
@@ -126,6 +135,8 @@ class TcpProxy:
         """Copy one direction until either side ends, then end both."""
         try:
             while data := await reader.read(CHUNK):
+                if self._frozen:
+                    continue
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.IncompleteReadError):

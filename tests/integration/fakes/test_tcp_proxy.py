@@ -116,3 +116,25 @@ async def test_url_points_at_the_proxy(proxy: TcpProxy) -> None:
         proxy.url("postgresql+asyncpg://postgres:pw@db.example:5432/test_x?ssl=disable")
         == f"postgresql+asyncpg://postgres:pw@127.0.0.1:{port}/test_x?ssl=disable"
     )
+
+
+async def test_freeze_keeps_open_connections_silent(proxy: TcpProxy, echo: Echo) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    writer.write(b"one")
+    await writer.drain()
+    assert await asyncio.wait_for(reader.readexactly(3), WAIT) == b"one"
+    await proxy.cut(freeze=True)
+    assert proxy.state == "blackhole"
+    writer.write(b"two")
+    await writer.drain()
+    with pytest.raises(TimeoutError):  # still open, and nothing comes back
+        await asyncio.wait_for(reader.read(3), 0.3)
+    assert echo.received == b"one"  # nothing passed
+    await proxy.restore()
+    try:  # the frozen connection is dropped on restore
+        assert await asyncio.wait_for(reader.read(3), WAIT) == b""
+    except ConnectionError:
+        pass
+    writer.close()
+    assert await _roundtrip(proxy.port, b"three") == b"three"
+    assert echo.received == b"onethree"

@@ -40,8 +40,10 @@ from e2e_runs import SKILL, acks, cards, drain, memory, replies, seed_tickets
 from harness import Arrivals, Server, baseline, fakes, serve
 
 
-def desk(engineers: int) -> dict[str, Any]:
-    """People and a ticket type whose report needs nothing more (one message, one ticket)."""
+def desk(a: argparse.Namespace) -> dict[str, Any]:
+    """People and a ticket type whose report needs nothing more (one message, one ticket);
+    the workers as `serve` starts them by default unless --workers-set says otherwise."""
+    workers = {"run": True, "per_person_per_minute": 30, **a.workers_set}
     return {
         "people": [
             {
@@ -52,11 +54,11 @@ def desk(engineers: int) -> dict[str, Any]:
                 "wecom_userid": f"e{i}",
                 "max_open": 200,
             }
-            for i in range(engineers)
+            for i in range(a.engineers)
         ],
         "ticket_types": [{"key": "repair", "name": "设备报修", "skills": [SKILL], "fields": []}],
         "assignment": {"auto_dispatch": True},
-        "workers": {"run": True, "per_person_per_minute": 30},
+        "workers": workers,
     }
 
 
@@ -77,12 +79,12 @@ def run_backend(kind: str, a: argparse.Namespace, work: Path, urls: dict[str, st
     with database(kind, a, work) as (db_url, redis_url):
         common = {"database_url": db_url, "redis_url": redis_url, "urls": urls}
         if want & {2, 4}:
-            off = {**desk(a.engineers), "workers": {"run": False}}
+            off = {**desk(a), "workers": {"run": False}}
             with serve(f"{kind}-off", work, workers=False, extra=off, **common) as server:
                 warm = warm_up(server, work)
                 out["ack_off"] = acks([server], 300 * a.scale, a.seconds, work, db_url)
             print(f"  {kind}: workers off, ack at 300/s: {out['ack_off']}", flush=True)
-        with serve(f"{kind}-on", work, workers=True, extra=desk(a.engineers), **common) as server:
+        with serve(f"{kind}-on", work, workers=True, extra=desk(a), **common) as server:
             warm_up(server, work)
             if "ack_off" in out:  # its rows wait in the inbox: the queue the workers now drain
                 rows = out["ack_off"]["inbox_rows"]
@@ -127,7 +129,7 @@ def with_history(server: Server, arrivals: Arrivals, a: argparse.Namespace, work
 
 
 def two_instances(kind: str, a: argparse.Namespace, work: Path, common: dict) -> dict[str, Any]:
-    extra = desk(a.engineers)
+    extra = desk(a)
     with (
         serve(f"{kind}-one", work, workers=True, extra=extra, **common) as one,
         serve(f"{kind}-two", work, workers=True, extra=extra, **common) as two,
@@ -175,11 +177,23 @@ def main() -> int:
                    help="PostgreSQL server; a chatdesk_bench_e2e_<pid> database is made there")  # fmt: skip
     p.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     p.add_argument("--json", type=Path, help="also write every figure and count here")
+    p.add_argument(
+        "--workers-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a `workers:` setting for serve, e.g. processes=2 or mode=inline (repeatable)",
+    )
     a = p.parse_args()
     if a.quick:
         a.seconds, a.duration, a.tickets = min(a.seconds, 3), min(a.duration, 5), 2000
         a.drain = min(a.drain, 30)
     a.figures = {int(f) for f in a.figures.split(",") if f.strip()}
+    try:
+        a.workers_set = {k: json.loads(v) if v[:1].isdigit() else v
+                         for k, v in (kv.split("=", 1) for kv in a.workers_set)}  # fmt: skip
+    except ValueError:
+        p.error("--workers-set KEY=VALUE")
     if not (0 < a.seconds <= 120 and 0 < a.duration <= 120 and 0 < a.scale <= 1):
         p.error("--seconds and --duration in (0, 120], --scale in (0, 1]")
     if not a.figures or not a.figures <= {1, 2, 3, 4, 5, 6}:
@@ -187,7 +201,8 @@ def main() -> int:
     kinds = ["sqlite", "postgres"] if a.db == "both" else [a.db]
     print(
         f"chatdesk e2e benchmark: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}, "
-        f"{a.seconds:g} s runs, two instances {a.duration:g} s, {a.tickets:,} tickets",
+        f"{a.seconds:g} s runs, two instances {a.duration:g} s, {a.tickets:,} tickets, "
+        f"workers: {a.workers_set or 'as serve starts them by default'}",
         flush=True,
     )
     started = time.monotonic()

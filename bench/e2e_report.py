@@ -17,6 +17,17 @@ def _pair(r: dict[str, Any] | None, a: str, b: str, unit: str = " ms") -> str:
     return "—" if r is None else f"{ms(r.get(a))} / {ms(r.get(b))}{unit}"
 
 
+def _mismatch(name: str, key: str, r: dict[str, Any]) -> str:
+    rows, acked = r["inbox_rows"], r["acked"]
+    why = (
+        f"{acked - rows} acknowledged callbacks LOST"
+        if rows < acked
+        else f"{rows - acked} stored but answered {r.get('error_kinds')} (a platform retry "
+        "would be deduplicated)"
+    )
+    return f"{name} {key}: {rows} inbox rows, {acked} acked: {why}"
+
+
 def _counted(r: dict[str, Any] | None, count: str) -> str:
     if r is None:
         return "—"
@@ -114,7 +125,7 @@ class Report:
             for key in ("ack_off", "ack_on", "two"):
                 r = c.get(key)
                 if r and "inbox_rows" in r and r["inbox_rows"] != r["acked"]:
-                    out.append(f"{name} {key}: {r['inbox_rows']} inbox rows, {r['acked']} acked")
+                    out.append(_mismatch(name, key, r))
             q = c.get("queue")
             if q and (q["left"] or q["dead"] or q["done"] != q["rows"]):
                 out.append(f"{name} queue: {q}")
@@ -123,7 +134,7 @@ class Report:
                 if r and r["replied"] != r["acked"]:
                     out.append(f"{name} {key}: {r['replied']} replies for {r['acked']} acked")
                 if r and r.get("inbox_rows", r["acked"]) != r["acked"]:
-                    out.append(f"{name} {key}: {r['inbox_rows']} inbox rows, {r['acked']} acked")
+                    out.append(_mismatch(name, key, r))
             for key in ("card5", "card20"):
                 r = c.get(key)
                 if r and r["cards"] != r["acked"]:

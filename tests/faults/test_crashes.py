@@ -23,52 +23,44 @@ LOAD = 60
 async def test_sigkill_under_load_every_acknowledged_message_is_handled_exactly_once(
     desk: Desk,
 ) -> None:
-    a = desk.instance("a")
-    await desk.start(a)
-    await desk.warm_up(a)
-    reports = Reports(desk, [f"kehu{i}" for i in range(LOAD)], 9000)
-
-    async def kill_halfway() -> None:
-        await eventually(lambda: len(reports.acked) >= LOAD // 2, timeout=30, every=0.01)
-        await a.kill()  # callbacks in flight get no answer, or a broken one
-
-    await asyncio.gather(reports.send(a), kill_halfway())
-    acked_before = set(reports.acked)
-    assert len(acked_before) >= LOAD // 2
-    await a.start()
-    await reports.send(a)  # the platform retries every callback it saw no 200 for
-    assert len(reports.acked) == LOAD
-    await desk.settled()
-    assert await desk.statuses(db.inbox) == {"done": LOAD + 1}
-    assert await desk.count(db.tickets) == LOAD
-    await desk.replies_after_crashes([*reports.users, WARM_UP], crashes=1)
-    assert all("#" in desk.texts(u)[0] for u in acked_before)
-
-
-async def test_the_worker_process_killed_under_load_is_restarted_and_misses_nothing(
-    desk: Desk,
-) -> None:
-    """`chatdesk serve` runs the chat work in a child process it supervises: SIGKILL to that
-    child alone, and the server goes on acknowledging while the child is started again."""
+    """First the worker process alone is killed while reports arrive (the server goes on
+    acknowledging and starts it again), then the whole server (restarted by the test)."""
     a = desk.instance("a")
     await desk.start(a)
     await desk.warm_up(a)
     workers = await eventually(a.children, timeout=30)
-    reports = Reports(desk, [f"kehu{i}" for i in range(LOAD)], 9500)
+    first = Reports(desk, [f"kehu{i}" for i in range(LOAD)], 9000)
+    second = Reports(desk, [f"kehu{i}" for i in range(LOAD, 2 * LOAD)], 9000 + LOAD)
+
+    async def halfway(reports: Reports) -> None:
+        await eventually(lambda: len(reports.acked) >= LOAD // 2, timeout=30, every=0.01)
 
     async def kill_the_worker_halfway() -> None:
-        await eventually(lambda: len(reports.acked) >= LOAD // 2, timeout=30, every=0.01)
+        await halfway(first)
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
 
-    await asyncio.gather(reports.send(a), kill_the_worker_halfway())
-    assert len(reports.acked) == LOAD  # the server itself never stopped answering
+    await asyncio.gather(first.send(a), kill_the_worker_halfway())
+    assert len(first.acked) == LOAD  # the server itself never stopped answering
     restarted = await eventually(lambda: set(a.children()) - set(workers), timeout=30)
     assert restarted and a.alive()
+
+    async def kill_the_server_halfway() -> None:
+        await halfway(second)
+        await a.kill()  # callbacks in flight get no answer, or a broken one
+
+    await asyncio.gather(second.send(a), kill_the_server_halfway())
+    acked_before = first.acked | second.acked
+    assert len(acked_before) >= LOAD + LOAD // 2
+    await a.start()
+    await second.send(a)  # the platform retries every callback it saw no 200 for
+    assert len(second.acked) == LOAD
     await desk.settled()
-    assert await desk.statuses(db.inbox) == {"done": LOAD + 1}
-    assert await desk.count(db.tickets) == LOAD
-    await desk.replies_after_crashes([*reports.users, WARM_UP], crashes=1)
+    users = first.users + second.users
+    assert await desk.statuses(db.inbox) == {"done": 2 * LOAD + 1}
+    assert await desk.count(db.tickets) == 2 * LOAD  # each report handled once
+    await desk.replies_after_crashes([*users, WARM_UP], crashes=2)
+    assert all("#" in desk.texts(u)[0] for u in acked_before)
 
 
 async def test_relay_killed_after_the_platform_accepted_sends_at_most_one_duplicate_per_crash(

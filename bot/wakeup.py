@@ -74,6 +74,7 @@ class Wakeup:
             self._restart()  # LISTEN on the new channel too
 
     async def start(self) -> None:
+        """Begin listening (PostgreSQL: in a background task)."""
         if self._started:
             return
         self._started = True

@@ -6,13 +6,15 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
 from core.messages import Outbound
-from core.queue import DEAD, DONE, PENDING, claim
+from core.queue import DEAD, DONE, PENDING, WORKING
 from core.wake import insert_announcing
+
+FETCH_MEDIA = "fetch_media"  # a download queued by the inbox worker, not a message
 
 
 def outbound_key(msg: Outbound) -> str:
@@ -61,8 +63,82 @@ async def add(
 async def claim_outbox(
     conn: AsyncConnection, *, now: datetime, limit: int = 20, lease_s: float = 60
 ) -> list[dict[str, Any]]:
-    return await claim(
-        conn, db.outbox, due_column="due_at", now=now, limit=limit, lease=timedelta(seconds=lease_s)
+    """Claim due rows, oldest first, keeping each recipient's messages in order.
+
+    A row is not claimed while an earlier row to the same recipient is unfinished and not due:
+    in flight under another claim, or waiting for a retry (rows scheduled for later that were
+    never tried do not hold the others back). On PostgreSQL the claim skips rows that another
+    relay is claiming at the same moment; a row whose earlier sibling is among them is left
+    for the next claim too. Media downloads have no recipient order.
+    """
+    o, e = db.outbox, db.outbox.alias("earlier")
+    waiting = (
+        select(e.c.id)
+        .where(
+            e.c.platform == o.c.platform,
+            e.c.user_id == o.c.user_id,
+            e.c.conversation_id == o.c.conversation_id,
+            e.c.id < o.c.id,
+            e.c.kind != FETCH_MEDIA,
+            e.c.status.in_((PENDING, WORKING)),
+            e.c.due_at > now,
+            or_(e.c.status == WORKING, e.c.attempts > 0),
+        )
+        .exists()
+    )
+    pick = (
+        select(o.c.id, o.c.platform, o.c.user_id, o.c.conversation_id, o.c.kind)
+        .where(o.c.status.in_((PENDING, WORKING)), o.c.due_at <= now)
+        .where(or_(o.c.kind == FETCH_MEDIA, ~waiting))
+        .order_by(o.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        pick = pick.with_for_update(of=o, skip_locked=True)
+    picked = (await conn.execute(pick)).all()
+    if not picked:
+        return []
+    ids = [r.id for r in picked]
+    if conn.dialect.name == "postgresql":
+        ids = await _in_order(conn, picked, now)
+    if not ids:
+        return []
+    result = await conn.execute(
+        update(o)
+        .where(o.c.id.in_(ids))
+        .values(status=WORKING, due_at=now + timedelta(seconds=lease_s), attempts=o.c.attempts + 1)
+        .returning(*o.c)
+    )
+    return sorted((dict(r._mapping) for r in result), key=lambda r: r["id"])
+
+
+async def _in_order(conn: AsyncConnection, picked: list[Any], now: datetime) -> list[int]:
+    """Drop picked rows that an unfinished earlier row to the same recipient, not picked here
+    (another relay is claiming it right now), must precede."""
+    o = db.outbox
+    ids = {r.id for r in picked}
+    users = {r.user_id for r in picked if r.kind != FETCH_MEDIA}
+    if not users:
+        return sorted(ids)
+    first: dict[tuple[str, str, str], int] = {}
+    others = await conn.execute(
+        select(o.c.id, o.c.platform, o.c.user_id, o.c.conversation_id).where(
+            o.c.status.in_((PENDING, WORKING)),
+            o.c.user_id.in_(users),
+            o.c.kind != FETCH_MEDIA,
+            o.c.id < max(ids),
+            o.c.id.not_in(ids),
+            or_(o.c.due_at <= now, o.c.status == WORKING, o.c.attempts > 0),
+        )
+    )
+    for r in others:
+        key = (r.platform, r.user_id, r.conversation_id)
+        first[key] = min(first.get(key, r.id), r.id)
+    return sorted(
+        r.id
+        for r in picked
+        if r.kind == FETCH_MEDIA
+        or r.id < first.get((r.platform, r.user_id, r.conversation_id), r.id + 1)
     )
 
 

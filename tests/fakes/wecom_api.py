@@ -9,6 +9,8 @@ Where the spec names no errcode, the fake answers 40058 ("invalid parameter", ou
         fake.expire_token_once()             # next API call answers 42001, token rotated
         fake.http_500(times=2); fake.html_error(); fake.timeout(times=1, delay=1.0)
         fake.response_code_spent()           # every known response code counts as used
+        fake.outage(active=lambda: ..., errcode=45009)  # every API call fails while active()
+        fake.outage(active=lambda: ..., kind="html502") # ... with a 502 HTML page
         fake.calls / fake.sent / fake.updates / fake.token_requests
         fake.on_accept = hook                # awaited once a call is accepted, before answering
 """
@@ -47,15 +49,18 @@ class Call:
 
 @dataclass
 class _Rule:
-    kind: str  # errcode | http500 | html | timeout
+    kind: str  # errcode | http500 | html | html502 | timeout
     errcode: int = 0
     times: int | None = None
     until: float | None = None
     delay: float = 0.0
     path: str | None = None
+    active: Callable[[], bool] | None = None
 
     def matches(self, path: str) -> bool:
         if self.until is not None and time.monotonic() > self.until:
+            return False
+        if self.active is not None and not self.active():
             return False
         if self.times is not None and self.times <= 0:
             return False
@@ -110,6 +115,18 @@ class FakeWecom:
 
     def html_error(self, times: int = 1, *, path: str | None = None) -> None:
         self._rules.append(_Rule("html", times=times, path=path))
+
+    def outage(
+        self,
+        *,
+        active: Callable[[], bool],
+        kind: str = "errcode",
+        errcode: int = 0,
+        path: str | None = None,
+    ) -> None:
+        """Every API call (gettoken aside) fails while ``active()`` is true: a test drives it
+        from its own clock, so an outage of a minute takes no minute."""
+        self._rules.append(_Rule(kind, errcode=errcode, path=path, active=active))
 
     def timeout(self, times: int = 1, *, delay: float = 2.0, path: str | None = None) -> None:
         self._rules.append(_Rule("timeout", times=times, delay=delay, path=path))
@@ -193,6 +210,9 @@ class FakeWecom:
     async def _scripted(self, rule: _Rule) -> web.StreamResponse:
         if rule.kind == "http500":
             return web.Response(status=500, text="Internal Server Error")
+        if rule.kind == "html502":
+            html = "<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>"
+            return web.Response(status=502, text=html, content_type="text/html")
         if rule.kind == "html":
             html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
             return web.Response(status=200, text=html, content_type="text/html")

@@ -483,11 +483,14 @@ async def test_outbox_add_is_deduplicated(engine: AsyncEngine) -> None:
 
 async def test_outbox_claim_and_marks(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
-        await outbox.add(conn, msg("a", dedupe_key="a"), at=T0)
-        await outbox.add(conn, msg("b", dedupe_key="b"), at=T0)
-        await outbox.add(conn, msg("c", dedupe_key="c"), at=T0)
+        await outbox.add(conn, msg("a", dedupe_key="a", user_id="ua"), at=T0)
+        await outbox.add(conn, msg("b", dedupe_key="b", user_id="ub"), at=T0)
+        await outbox.add(conn, msg("c", dedupe_key="c", user_id="uc"), at=T0)
         await outbox.add(
-            conn, msg("later", dedupe_key="later"), at=T0, due_at=T0 + timedelta(hours=1)
+            conn,
+            msg("later", dedupe_key="later", user_id="u-later"),
+            at=T0,
+            due_at=T0 + timedelta(hours=1),
         )
         assert await outbox.pending_count(conn) == 4
     a, b, c = await claim_out(engine, T0, lease_s=120)
@@ -529,8 +532,8 @@ async def pg_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @needs_pg
 async def test_a_claimer_skips_rows_another_holds(pg_engine: AsyncEngine) -> None:
     async with pg_engine.begin() as conn:
-        for i in range(6):
-            await outbox.add(conn, msg(str(i), dedupe_key=f"k{i}"), at=T0)
+        for i in range(6):  # to six people (one person's rows are claimed in order)
+            await outbox.add(conn, msg(str(i), dedupe_key=f"k{i}", user_id=f"u{i}"), at=T0)
     async with pg_engine.connect() as one, pg_engine.connect() as two:
         await one.begin()
         mine = await outbox.claim_outbox(one, now=T0, limit=4)
@@ -553,7 +556,7 @@ async def test_concurrent_claimers_never_share_a_row(pg_engine: AsyncEngine, whi
             await inbox.insert_items(conn, [item(f"m{i}") for i in range(n)], at=T0)
         else:
             for i in range(n):
-                await outbox.add(conn, msg(str(i), dedupe_key=f"k{i}"), at=T0)
+                await outbox.add(conn, msg(str(i), dedupe_key=f"k{i}", user_id=f"u{i}"), at=T0)
     claim = inbox.claim_inbox if which == "inbox" else outbox.claim_outbox
 
     async def claimer() -> list[int]:

@@ -46,7 +46,7 @@ async def started(
     outbox_woken, inbox_woken = Woken(), Woken()
     wakeup.subscribe("outbox", outbox_woken)
     wakeup.subscribe("inbox", inbox_woken)
-    await wakeup.start()
+    wakeup.start()
     if wakeup.postgres:
         await asyncio.wait_for(wakeup.connected.wait(), WAIT_S)
         await outbox_woken.next()  # the call every subscriber gets on (re)connection
@@ -113,7 +113,7 @@ async def _the_listener_reconnects_after_its_connection_is_killed(database_url: 
     wakeup = Wakeup(database_url, reconnect_base_s=0.05, reconnect_cap_s=0.2)
     woken = Woken()
     wakeup.subscribe("outbox", woken)
-    await wakeup.start()
+    wakeup.start()
     try:
         await woken.next()  # connected
         async with engine.begin() as conn:

@@ -1,0 +1,109 @@
+"""What happened to claimed outbox rows, written with group commit.
+
+Sends run concurrently; each outcome is handed over here and written at once, except that the
+outcomes arriving while a write is in flight share the next transaction (all the rows sent
+meanwhile in one UPDATE). So the window between the platform's OK and the row marked sent is
+never longer than one write, as with one transaction per send, at a fraction of the round
+trips. A failed write leaves the rows claimed: their lease runs out and they are tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.ports import Receipt
+from bot.receipts import save_receipt
+from core import outbox
+from core.clock import Clock
+
+log = logging.getLogger(__name__)
+
+Op = Callable[[AsyncConnection], Awaitable[None]]
+
+
+class Outcomes:
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._sent: list[int] = []
+        self._receipts: list[tuple[Receipt, int | None]] = []
+        self._ops: list[Op] = []
+        self._task: asyncio.Task[None] | None = None
+        self._errors: list[BaseException] = []
+        self.writes = 0
+
+    def sent(self, ids: list[int], receipt: Receipt | None, *, ticket_id: int | None) -> None:
+        self._sent.extend(ids)
+        if receipt is not None:
+            self._receipts.append((receipt, ticket_id))
+        self._kick()
+
+    def retry(self, rows: list[dict[str, Any]], error: str, due_at: datetime) -> None:
+        async def op(conn: AsyncConnection) -> None:
+            for row in rows:
+                await outbox.mark_retry(conn, row["id"], error=error, due_at=due_at)
+
+        self._add(op)
+
+    def dead(self, ids: list[int], error: str) -> None:
+        async def op(conn: AsyncConnection) -> None:
+            for row_id in ids:
+                await outbox.mark_dead(conn, row_id, error=error)
+
+        self._add(op)
+
+    def defer(self, rows: list[dict[str, Any]], due_at: datetime) -> None:
+        """Put claimed rows back for later without counting the claim as an attempt."""
+        if not rows:
+            return
+
+        async def op(conn: AsyncConnection) -> None:
+            for row in rows:
+                await outbox.mark_deferred(conn, row["id"], due_at=due_at)
+
+        self._add(op)
+
+    async def settled(self) -> None:
+        """Wait until what was handed over so far is written (or failed to be)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def drain(self) -> None:
+        """Wait until every outcome handed over is written; raise the first write error."""
+        await self.settled()
+        if self._errors:
+            error, self._errors = self._errors[0], []
+            raise error
+
+    def _add(self, op: Op) -> None:
+        self._ops.append(op)
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write(), name="outbox-outcomes")
+
+    async def _write(self) -> None:
+        while self._sent or self._ops:
+            sent, self._sent = self._sent, []
+            receipts, self._receipts = self._receipts, []
+            ops, self._ops = self._ops, []
+            try:
+                async with self.engine.begin() as conn:
+                    now = self.clock.now()
+                    for receipt, ticket_id in receipts:
+                        await save_receipt(conn, receipt, ticket_id=ticket_id, at=now)
+                    if sent:
+                        await outbox.mark_sent(conn, sent, at=now)
+                    for op in ops:
+                        await op(conn)
+                self.writes += 1
+            except Exception as exc:  # the rows stay claimed; their lease brings them back
+                log.exception("writing the outcome of outbox rows %s failed", sent)
+                self._errors.append(exc)

@@ -107,7 +107,9 @@ class OutboxRelay:
             return 0
         outcomes = Outcomes(self.engine, self.clock)
         chains = [self._chain(groups, outcomes) for groups in _by_recipient(rows)]
-        await asyncio.gather(*chains)
+        for failed in await asyncio.gather(*chains, return_exceptions=True):
+            if isinstance(failed, Exception):  # its rows come back when their lease ends
+                log.error("outbox delivery stopped for one recipient", exc_info=failed)
         await outcomes.drain()
         return len(rows)
 

@@ -13,10 +13,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.inbound import ChatMessage, MessageKind
 from bot.wakeup import APPLICATION_NAME, Wakeup
 from core import db, inbox, outbox
+from core.clock import FixedClock
 from core.messages import Outbound
 from webhooks.bootstrap import migrate
+from webhooks.inbox_writer import InboxWriter
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WAIT_S = 10.0  # a bound on each wait, not a speed claim
@@ -46,7 +49,7 @@ async def started(
     outbox_woken, inbox_woken = Woken(), Woken()
     wakeup.subscribe("outbox", outbox_woken)
     wakeup.subscribe("inbox", inbox_woken)
-    wakeup.start()
+    await wakeup.start()
     if wakeup.postgres:
         await asyncio.wait_for(wakeup.connected.wait(), WAIT_S)
         await outbox_woken.next()  # the call every subscriber gets on (re)connection
@@ -102,6 +105,26 @@ async def test_one_transaction_wakes_once(
     assert outbox_woken.calls == 1
 
 
+async def test_a_stored_callback_wakes_the_inbox_worker(
+    migrated_engine: AsyncEngine, started: tuple[Wakeup, Woken, Woken]
+) -> None:
+    """What the webhooks store (group commit, webhooks/inbox_writer.py) wakes the worker."""
+    _, outbox_woken, inbox_woken = started
+    writer = InboxWriter(migrated_engine, FixedClock(T0))
+    message = ChatMessage(
+        platform="wecom", dedupe_key="msg-1", user_id="u1", kind=MessageKind.TEXT, text="帮助"
+    )
+    try:
+        assert await writer.store([message]) == 1
+        await inbox_woken.next()
+        assert await writer.store([message]) == 0  # the platform's retry: nothing new
+        await add(migrated_engine, "fence")
+        await outbox_woken.next()
+        assert inbox_woken.calls == 1
+    finally:
+        await writer.stop()
+
+
 async def test_subscribing_to_an_unknown_channel_is_refused(each_backend_url: str) -> None:
     with pytest.raises(ValueError, match="unknown wake-up channel"):
         Wakeup(each_backend_url).subscribe("tickets", lambda: None)  # type: ignore[arg-type]
@@ -113,7 +136,7 @@ async def _the_listener_reconnects_after_its_connection_is_killed(database_url: 
     wakeup = Wakeup(database_url, reconnect_base_s=0.05, reconnect_cap_s=0.2)
     woken = Woken()
     wakeup.subscribe("outbox", woken)
-    wakeup.start()
+    await wakeup.start()
     try:
         await woken.next()  # connected
         async with engine.begin() as conn:

@@ -107,7 +107,10 @@ def _install_hooks() -> None:
 
 
 def _forget(conn: Any) -> None:
-    conn.info.pop(_MARK, None)
+    try:
+        conn.info.pop(_MARK, None)
+    except Exception:  # an invalidated connection: its info goes with it (a stray wake is harmless)
+        return
 
 
 def _fire(_dbapi_conn: Any, record: Any) -> None:

@@ -102,7 +102,7 @@ class Running:
         self.wakeup = Wakeup(self.url)
         if self.wake:
             self.wakeup.subscribe("outbox", self.loop.wake)
-            self.wakeup.start()
+            await self.wakeup.start()
             if self.wakeup.postgres:
                 await asyncio.wait_for(self.wakeup.connected.wait(), 10)
         return self

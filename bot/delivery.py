@@ -146,6 +146,10 @@ class OutboxRelay:
                     gate.ok()  # the platform answered: refusing this one message
                     raise
                 gate.ok()
+                card_receipt = receipt if head["card_key"] else None
+                # the slot is held until the row is marked sent: a crash can only send again
+                # what is in the platform's slots (and a card's update finds its receipt)
+                await outcomes.sent(ids, card_receipt, ticket_id=head["ticket_id"])
         except Paused as paused:
             outcomes.defer(group, paused.until)
             return paused.until
@@ -157,12 +161,9 @@ class OutboxRelay:
         except Exception as exc:  # a bug in a renderer must not stop the relay
             log.exception("outbox delivery failed unexpectedly for rows %s", ids)
             return self._retry(outcomes, group, f"error: {type(exc).__name__}: {exc}", None)
-        outcomes.sent(ids, receipt if head["card_key"] else None, ticket_id=head["ticket_id"])
         key = self._budget_key(head)
         if key is not None and self.cache is not None:
             await self.cache.incr(key, 1, ttl=120)
-        if receipt is not None and head["card_key"]:
-            await outcomes.settled()  # a later update of this card must find its receipt
         return None
 
     def _seconds_until(self, at: datetime) -> float:

@@ -2,9 +2,11 @@
 
 Sends run concurrently; each outcome is handed over here and written at once, except that the
 outcomes arriving while a write is in flight share the next transaction (all the rows sent
-meanwhile in one UPDATE). So the window between the platform's OK and the row marked sent is
-never longer than one write, as with one transaction per send, at a fraction of the round
-trips. A failed write leaves the rows claimed: their lease runs out and they are tried again.
+meanwhile in one UPDATE), at a fraction of the round trips of one transaction per send. The
+relay holds a send's slot until its row is marked (``sent()`` returns a future), so a crash
+finds at most as many messages accepted by the platform but not marked as there are slots:
+each is sent again once. A failed write leaves the rows claimed: their lease runs out and they
+are tried again.
 """
 
 from __future__ import annotations
@@ -34,15 +36,22 @@ class Outcomes:
         self._sent: list[int] = []
         self._receipts: list[tuple[Receipt, int | None]] = []
         self._ops: list[Op] = []
+        self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
         self._errors: list[BaseException] = []
         self.writes = 0
 
-    def sent(self, ids: list[int], receipt: Receipt | None, *, ticket_id: int | None) -> None:
+    def sent(
+        self, ids: list[int], receipt: Receipt | None, *, ticket_id: int | None
+    ) -> asyncio.Future[None]:
+        """Mark ``ids`` sent; the future is done once that is written (or failed to be)."""
         self._sent.extend(ids)
         if receipt is not None:
             self._receipts.append((receipt, ticket_id))
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(written)
         self._kick()
+        return written
 
     def retry(self, rows: list[dict[str, Any]], error: str, due_at: datetime) -> None:
         async def op(conn: AsyncConnection) -> None:
@@ -94,6 +103,7 @@ class Outcomes:
             sent, self._sent = self._sent, []
             receipts, self._receipts = self._receipts, []
             ops, self._ops = self._ops, []
+            waiters, self._waiters = self._waiters, []
             try:
                 async with self.engine.begin() as conn:
                     now = self.clock.now()
@@ -107,3 +117,6 @@ class Outcomes:
             except Exception as exc:  # the rows stay claimed; their lease brings them back
                 log.exception("writing the outcome of outbox rows %s failed", sent)
                 self._errors.append(exc)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)

@@ -1,7 +1,8 @@
 """A `chatdesk serve` killed with SIGKILL (its whole process group) in the middle of its work:
 what it acknowledged is handled exactly once after the restart, and a message the platform
-accepted just before the kill is sent again at most once per crash. Its worker process killed
-alone is started again by the server, which never stops acknowledging meanwhile.
+accepted just before the kill (like the others then in flight) is sent again at most once per
+crash. Its worker process killed alone is started again by the server, which never stops
+acknowledging meanwhile.
 
 One instance, so these run on the SQLite default as well as on PostgreSQL + Redis.
 """

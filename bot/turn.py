@@ -66,7 +66,7 @@ class ChatTurn:
         """Handle the row; False when another worker finished it first (nothing committed)."""
         row_id = row["id"]
         async with SqlUnitOfWork(engine) as uow:
-            person = await self._person(engine, uow, item)
+            person = await self._person(uow, item)
             await self._work(uow, row_id, item, person)
             if not await inbox.mark_done(
                 uow.conn, row_id, at=self.clock.now(), attempt=row["attempts"]
@@ -76,25 +76,17 @@ class ChatTurn:
             await uow.commit()
         return True
 
-    async def _person(self, engine: Any, uow: SqlUnitOfWork, item: Item) -> Person:
-        """Who sent it. Someone new is registered in a short transaction of its own, so that the
-        customer counter is not held for the whole turn."""
-        person = await uow.people.by_identity(item.platform, item.user_id)
-        if person is None:
-            async with SqlUnitOfWork(engine) as first:
-                person = await identify(
-                    first.people,
-                    first.conn,
-                    platform=item.platform,
-                    user_id=item.user_id,
-                    display_name=getattr(item, "user_name", ""),
-                    at=self.clock.now(),
-                )
-                await first.commit()
-        elif person.last_platform != item.platform:
-            await uow.people.touch_platform(person.id, item.platform)
-            person.last_platform = item.platform
-        return person
+    async def _person(self, uow: SqlUnitOfWork, item: Item) -> Person:
+        """Who sent it; someone new is registered as a customer in the same transaction (their
+        number comes from a sequence on PostgreSQL, so no lock is held until the commit)."""
+        return await identify(
+            uow.people,
+            uow.conn,
+            platform=item.platform,
+            user_id=item.user_id,
+            display_name=getattr(item, "user_name", ""),
+            at=self.clock.now(),
+        )
 
     async def _work(self, uow: SqlUnitOfWork, row_id: int, item: Item, person: Person) -> None:
         now = self.clock.now()

@@ -423,6 +423,19 @@ async def next_counter(conn: AsyncConnection, name: str) -> int:
     return int(value)
 
 
+CUSTOMER_SEQUENCE = "customer_numbers"  # PostgreSQL only (migration 0012)
+
+
+async def next_customer_number(conn: AsyncConnection) -> int:
+    """The next customer number: a sequence on PostgreSQL (no lock held until commit, so
+    concurrent first messages from new people do not queue behind each other; a number may be
+    skipped), the counter row on SQLite (one writer anyway)."""
+    if conn.dialect.name == "postgresql":
+        value = (await conn.execute(text(f"SELECT nextval('{CUSTOMER_SEQUENCE}')"))).scalar()
+        return int(value or 0)
+    return await next_counter(conn, "customer")
+
+
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         from sqlalchemy import event

@@ -43,6 +43,7 @@ async def _reset_postgres(url: str) -> None:
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
             await conn.execute(db.counters.insert(), [{"name": n, "value": 0} for n in db.COUNTERS])
+            await conn.execute(text(f"ALTER SEQUENCE {db.CUSTOMER_SEQUENCE} RESTART WITH 1"))
     finally:
         await engine.dispose()
 

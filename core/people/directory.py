@@ -152,6 +152,35 @@ class SqlPeopleRepository:
         for platform, user_id in person.identities.items():
             await self.link(platform, user_id, person.id, display_name=person.name, at=at)
 
+    async def add_customer(self, person: Person, *, at: datetime) -> None:
+        """A customer seen for the first time: their row and their one identity (two inserts)."""
+        self._known.clear()
+        await self._conn.execute(
+            insert(db.people).values(
+                id=person.id,
+                name=person.name,
+                kind=person.kind.value,
+                roles=sorted(person.roles),
+                region=person.region,
+                skills=list(person.skills),
+                on_duty=person.on_duty,
+                max_open=person.max_open,
+                phone=person.phone,
+                active=person.active,
+                prefer_platform=person.prefer_platform,
+                last_platform=person.last_platform,
+                created_at=at,
+            )
+        )
+        await self._conn.execute(
+            insert(db.identities),
+            [
+                {"platform": p, "user_id": u, "person_id": person.id,
+                 "display_name": person.name, "created_at": at}
+                for p, u in person.identities.items()
+            ],
+        )  # fmt: skip
+
     async def link(
         self, platform: str, user_id: str, person_id: str, *, display_name: str, at: datetime
     ) -> None:
@@ -228,9 +257,9 @@ async def identify(
             await repo.touch_platform(person.id, platform)
             person.last_platform = platform
         return person
-    number = await db.next_counter(conn, "customer")
+    number = await db.next_customer_number(conn)
     while await repo.get(f"c{number}") is not None:  # never take over someone else's id
-        number = await db.next_counter(conn, "customer")
+        number = await db.next_customer_number(conn)
     person = Person(
         id=f"c{number}",
         name=display_name or f"客户{number}",
@@ -238,6 +267,5 @@ async def identify(
         identities={platform: user_id},
         last_platform=platform,
     )
-    await repo.upsert(person, at=at)
-    await repo.touch_platform(person.id, platform)
+    await repo.add_customer(person, at=at)
     return person

@@ -139,6 +139,8 @@ async def seed(engine: AsyncEngine, n: int, now: datetime) -> list[PersonConfig]
         await conn.execute(
             update(db.counters).where(db.counters.c.name == "customer").values(value=CUSTOMERS)
         )
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text(f"SELECT setval('{db.CUSTOMER_SEQUENCE}', {CUSTOMERS})"))
     await analyze(engine)
     return staff
 

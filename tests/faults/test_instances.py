@@ -20,7 +20,8 @@ from core import db
 from core.settings import DeskConfig
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import dingtalk_settings
-from tests.faults.desk import REPORT, Desk, Reports, seed_offers, seed_resolved
+from tests.faults.desk import REPORT, Desk, Reports
+from tests.faults.seed import seed_offers, seed_resolved
 
 USERS = 20
 RETRIES = 5

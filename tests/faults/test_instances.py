@@ -26,7 +26,7 @@ from tests.faults.seed import seed_offers, seed_resolved
 USERS = 20
 RETRIES = 5
 RESOLVED = 30
-DIGEST_DELAY_S = 20  # the digest falls due this long after the instances are launched
+DIGEST_DELAY_S = 25  # the digest falls due this long after the instances are launched
 EXPIRIES = 2
 OFFERS = 10
 

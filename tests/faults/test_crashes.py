@@ -64,7 +64,7 @@ async def test_sigkill_under_load_every_acknowledged_message_is_handled_exactly_
     assert all("#" in desk.texts(u)[0] for u in acked_before)
 
 
-async def test_relay_killed_after_the_platform_accepted_sends_at_most_one_duplicate_per_crash(
+async def test_relay_killed_after_the_platform_accepted_resends_each_reply_at_most_once(
     desk: Desk,
 ) -> None:
     a = desk.instance("a")

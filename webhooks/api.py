@@ -30,6 +30,7 @@ from core.tickets.repository import TicketFilter
 from core.tickets.views import ticket_detail, ticket_summary
 from core.tickets.workflow import Status
 from core.uow import SqlUnitOfWork
+from webhooks import cursor
 from webhooks.assets_api import get_asset, get_qr_png, get_qr_svg, labels, list_assets, revoke_token
 from webhooks.errors import error_response, from_validation
 from webhooks.keys import SERVICES
@@ -146,7 +147,17 @@ async def create_ticket(request: web.Request) -> web.Response:
     return _json(await _detail(services, ticket), status=201)
 
 
+def _flag(q: Any, name: str, errors: list[FieldError]) -> bool:
+    value = q.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        errors.append(FieldError(name, "应为 true 或 false"))
+    return value in ("true", "1")
+
+
 async def list_tickets(request: web.Request) -> web.Response:
+    """Newest first. Page on with ``cursor`` (the previous answer's ``next_cursor``: keyset, as
+    fast on the last page as on the first); ``count=true`` adds ``total``. ``offset`` still
+    works but reads every skipped row."""
     services = request.app[SERVICES]
     q = request.query
     errors: list[FieldError] = []
@@ -160,26 +171,33 @@ async def list_tickets(request: web.Request) -> web.Response:
         errors.append(FieldError("limit", "应为 1 到 200 的整数"))
     if offset is None:
         errors.append(FieldError("offset", f"应为 0 到 {PG_INT_MAX} 的整数"))
+    count = _flag(q, "count", errors)
     if errors or limit is None or offset is None:
         raise ValidationFailed(errors)
+    before = cursor.decode("t", q["cursor"]) if "cursor" in q else None
     flt = TicketFilter(
         status=statuses or None,
         assignee_id=q.get("assignee") or None,
         requester_id=q.get("requester") or None,
         type=q.get("type") or None,
-        limit=limit,
+        limit=limit + 1,  # one more tells whether a next page exists
         offset=offset,
+        before_id=before,
     )
     async with SqlUnitOfWork(services.engine) as uow:
-        tickets, total = await uow.tickets.list(flt)
-    return _json(
-        {
-            "items": [ticket_summary(t) for t in tickets],
-            "total": total,
-            "limit": flt.limit,
-            "offset": flt.offset,
-        }
-    )
+        tickets = await uow.tickets.page(flt)
+        total = await uow.tickets.count(flt) if count else None
+    more = len(tickets) > limit
+    tickets = tickets[:limit]
+    body: dict[str, Any] = {
+        "items": [ticket_summary(t) for t in tickets],
+        "limit": limit,
+        "offset": offset,
+        "next_cursor": cursor.encode("t", tickets[-1].id) if more else None,
+    }
+    if total is not None:
+        body["total"] = total
+    return _json(body)
 
 
 async def get_ticket(request: web.Request) -> web.Response:
@@ -293,7 +311,8 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/tickets",
         list_tickets,
-        "List tickets",
+        "List tickets, newest first: pass the answer's next_cursor as cursor for the next page "
+        "(offset is kept for old callers but reads every skipped row); count=true adds total",
         None,
         TicketList,
         params=(
@@ -302,6 +321,8 @@ ROUTES: tuple[Route, ...] = (
             ("requester", "query", "string"),
             ("type", "query", "string"),
             ("limit", "query", "integer"),
+            ("cursor", "query", "string"),
+            ("count", "query", "boolean"),
             ("offset", "query", "integer"),
         ),
     ),
@@ -452,6 +473,7 @@ def openapi_document() -> dict[str, Any]:
                         "content": {"application/json": {"schema": error_ref}},
                     }
                     for code, desc in (
+                        (400, "malformed request (JSON body, pagination cursor)"),
                         (401, "missing or invalid token"),
                         (404, "not found"),
                         (409, "conflict / illegal transition"),
@@ -513,7 +535,7 @@ def _guard(handler: Handler) -> Handler:
             return error_response(422, [{"field": where, "message": NUL_MESSAGE}])
         try:
             return await handler(request)
-        except _Stop as stop:
+        except (_Stop, cursor.BadCursor) as stop:
             return stop.response
 
     guarded.__name__ = handler.__name__

@@ -131,9 +131,12 @@ class TicketOut(TicketSummary):
 
 class TicketList(BaseModel):
     items: list[TicketSummary]
-    total: int
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        description="pass as cursor for the next page; null on the last page"
+    )
+    total: int | None = Field(default=None, description="only with count=true")
 
 
 class PartOut(BaseModel):

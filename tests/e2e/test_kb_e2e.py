@@ -86,7 +86,7 @@ async def test_the_article_page_counts_views_and_takes_one_vote_per_view(chat, a
 
 
 async def tickets(client: Any, auth: dict[str, str]) -> int:
-    return (await (await client.get("/api/v1/tickets", headers=auth)).json())["total"]
+    return (await (await client.get("/api/v1/tickets?count=true", headers=auth)).json())["total"]
 
 
 async def suggestion_card(chat, user: str) -> Any:

@@ -32,6 +32,8 @@ from core.reports.dashboard import dashboard_figures, export_rows
 from core.reports.summary import summary_card_args
 from core.settings import DeskConfig
 from core.tickets.commands import ScanAssignments, ScanAutoClose
+from core.tickets.repository import TicketFilter
+from core.uow import SqlUnitOfWork
 from tests.fakes.scan_seed import OPEN_NEWEST, STAFF, desk_config, lapse, seed
 from webhooks.bootstrap import build_bus
 
@@ -156,11 +158,30 @@ async def dashboard(desk: Desk) -> None:
     assert 500 < len(rows) < 3000
 
 
+async def ticket_list_pages(desk: Desk) -> None:
+    """What GET /api/v1/tickets runs: first pages and cursor pages, with each filter."""
+    filters: list[dict[str, Any]] = [
+        {},
+        {"before_id": N // 2},
+        {"status": ["new"]},
+        {"status": ["closed"], "before_id": 1000},
+        {"assignee_id": "e7", "before_id": N // 3},
+        {"requester_id": "c42"},
+        {"type": "repair", "before_id": 20},
+    ]
+    async with SqlUnitOfWork(desk.engine) as uow:
+        with desk.captured.recording():
+            pages = [await uow.tickets.page(TicketFilter(limit=51, **f)) for f in filters]
+    assert [len(p) for p in pages] == [51, 51, 50, 51, 51, 51, 19]
+    assert [t.id for t in pages[1]] == list(range(N // 2 - 1, N // 2 - 52, -1))
+
+
 SCENARIOS: dict[str, Scenario] = {
     "auto-close, nothing due": auto_close_nothing_due,
     "re-dispatch of 20 lapsed offers": redispatch_lapsed,
     "month summary (统计 本月)": month_summary,
     "dashboard (30 days) and its export": dashboard,
+    "REST ticket list pages": ticket_list_pages,
 }
 
 

@@ -27,7 +27,8 @@ from core.kb.model import (
 from core.kb.reports import knowledge_report
 from core.reports.summary import PERIODS, period_start
 from core.uow import SqlUnitOfWork
-from webhooks.api import Route, _body, _json
+from webhooks import cursor
+from webhooks.api import Route, _body, _flag, _json
 from webhooks.keys import SERVICES
 
 Tag = Field(min_length=1, max_length=MAX_TAG)
@@ -73,7 +74,8 @@ class ArticleOut(BaseModel):
 
 class ArticleList(BaseModel):
     items: list[ArticleOut]
-    total: int
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null: last")
+    total: int | None = Field(default=None, description="only with count=true")
 
 
 class SearchHit(BaseModel):
@@ -131,10 +133,23 @@ async def list_articles(request: web.Request) -> web.Response:
         raise ValidationFailed([FieldError("status", "应为 draft 或 published")])
     status = ArticleStatus(raw) if raw else None
     limit, offset = _int(request, "limit", 50, 1, 200), _int(request, "offset", 0, 0, 10**9)
+    errors: list[FieldError] = []
+    count = _flag(request.query, "count", errors)
+    if errors:
+        raise ValidationFailed(errors)
+    after = cursor.decode_text("k", request.query["cursor"]) if "cursor" in request.query else None
     async with SqlUnitOfWork(services.engine) as uow:
-        items = await uow.kb.list(status=status, limit=limit, offset=offset)
-        total = await uow.kb.count(status=status)
-    return _json({"items": [_out(request, a) for a in items], "total": total})
+        items = await uow.kb.list(status=status, limit=limit + 1, offset=offset, after=after)
+        total = await uow.kb.count(status=status) if count else None
+    more = len(items) > limit
+    items = items[:limit]
+    body: dict[str, Any] = {
+        "items": [_out(request, a) for a in items],
+        "next_cursor": cursor.encode("k", items[-1].id) if more else None,
+    }
+    if total is not None:
+        body["total"] = total
+    return _json(body)
 
 
 async def create_article(request: web.Request) -> web.Response:
@@ -267,12 +282,15 @@ def kb_routes() -> tuple[Route, ...]:
             "GET",
             "/kb/articles",
             list_articles,
-            "Knowledge articles",
+            "Knowledge articles by id: pass next_cursor as cursor for the next page; "
+            "count=true adds total",
             None,
             ArticleList,
             params=(
                 ("status", "query", "string"),
                 ("limit", "query", "integer"),
+                ("cursor", "query", "string"),
+                ("count", "query", "boolean"),
                 ("offset", "query", "integer"),
             ),
         ),

@@ -43,11 +43,19 @@ class SqlKbRepository:
         return _article(row) if row else None
 
     async def list(
-        self, *, status: ArticleStatus | None = None, limit: int = 1000, offset: int = 0
+        self,
+        *,
+        status: ArticleStatus | None = None,
+        limit: int = 1000,
+        offset: int = 0,
+        after: str | None = None,
     ) -> list[Article]:
+        """By id; after the id ``after`` when given (keyset: nothing is skipped over)."""
         stmt = select(A).order_by(A.c.id).limit(limit).offset(offset)
         if status is not None:
             stmt = stmt.where(A.c.status == status.value)
+        if after is not None:
+            stmt = stmt.where(A.c.id > after)
         return [_article(r) for r in await self._conn.execute(stmt)]
 
     async def count(self, *, status: ArticleStatus | None = None) -> int:

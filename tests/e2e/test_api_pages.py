@@ -105,3 +105,24 @@ async def test_openapi_documents_the_cursor(client: TestClient) -> None:
     assert "400" in listing["responses"]
     schema = doc["components"]["schemas"]["TicketList"]
     assert "next_cursor" in schema["required"] and "total" not in schema["required"]
+
+
+async def test_knowledge_articles_page_by_cursor(client: TestClient, auth: dict) -> None:
+    for i in range(5):
+        article = {"id": f"KB-{i}", "title": f"故障 {i}", "body": "处理方法", "status": "published"}
+        assert (await client.post("/api/v1/kb/articles", json=article, headers=auth)).status == 201
+    seen: list[list[str]] = []
+    url = "/api/v1/kb/articles?limit=2"
+    for _ in range(10):  # bounded
+        body = await (await client.get(url, headers=auth)).json()
+        assert "total" not in body
+        seen.append([a["id"] for a in body["items"]])
+        if body["next_cursor"] is None:
+            break
+        url = f"/api/v1/kb/articles?limit=2&cursor={body['next_cursor']}"
+    assert seen == [["KB-0", "KB-1"], ["KB-2", "KB-3"], ["KB-4"]]
+    counted = await client.get("/api/v1/kb/articles?count=true", headers=auth)
+    assert (await counted.json())["total"] == 5
+    ticket_cursor = base64.urlsafe_b64encode(b"t3").decode().rstrip("=")
+    r = await client.get(f"/api/v1/kb/articles?cursor={ticket_cursor}", headers=auth)
+    assert r.status == 400 and (await r.json())["errors"][0]["field"] == "cursor"

@@ -40,7 +40,9 @@ async def test_create_read_edit_publish_and_delete(client: TestClient, auth: dic
         "/api/v1/kb/articles/KB-100", json={"title": "打印机卡纸（J-01）"}, headers=auth
     )
     assert (await r.json())["title"] == "打印机卡纸（J-01）"
-    listing = await (await client.get("/api/v1/kb/articles?status=published", headers=auth)).json()
+    listing = await (
+        await client.get("/api/v1/kb/articles?status=published&count=true", headers=auth)
+    ).json()
     assert listing["total"] == 1 and listing["items"][0]["id"] == "KB-100"
 
     assert (await client.delete("/api/v1/kb/articles/KB-100", headers=auth)).status == 204

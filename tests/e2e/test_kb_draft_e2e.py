@@ -60,7 +60,7 @@ async def test_save_as_knowledge_drafts_an_article_for_review(chat, auth) -> Non
     found = await chat.client.get("/api/v1/kb/search?q=注塑机报警 E31", headers=auth)
     assert [h["id"] for h in (await found.json())["items"]] == [f"KB-T{tid}"]
 
-    listing = await (await chat.client.get("/api/v1/kb/articles", headers=auth)).json()
+    listing = await (await chat.client.get("/api/v1/kb/articles?count=true", headers=auth)).json()
     assert listing["total"] == 1 and listing["items"][0]["status"] == "published"
 
 

@@ -1,7 +1,8 @@
 """Two years of history in bulk, for the plans test and bench/scans.py: ``n`` tickets (almost all
-closed, the newest 200 open), three history rows and one offer per ticket, 100 engineers and
-1,000 customers, written with one ``INSERT ... SELECT`` per table over a generated series
-(``generate_series`` on PostgreSQL, a recursive CTE on SQLite), then ANALYZE.
+closed; the newest 200 open, a quarter of those resolved an hour ago), three history rows and
+one offer per ticket, 100 engineers and 1,000 customers, written with one ``INSERT ... SELECT``
+per table over a generated series (``generate_series`` on PostgreSQL, a recursive CTE on
+SQLite), then ANALYZE.
 
 ``lapse`` turns given tickets into assigned ones whose offer lapsed (what the accept-timeout
 scan re-dispatches).
@@ -107,7 +108,7 @@ async def seed(engine: AsyncEngine, n: int, now: datetime) -> list[PersonConfig]
                 f"{q.json('{}')}, 'wecom', {created}, {created}, "
                 f"CASE WHEN {done} THEN {q.at(f'g * {step} + 600')} END, "
                 f"CASE WHEN {done} THEN {q.at(f'g * {step} + 7200')} "
-                f"WHEN {opened} AND g % 4 = 3 THEN {q.at(f'g * {step} + 60')} END, "
+                f"WHEN {opened} AND g % 4 = 3 THEN {q.at(str(SPAN_DAYS * 86400 - 3600))} END, "
                 f"CASE WHEN {done} THEN {q.at(f'g * {step} + 86400')} END, "
                 f"{q.at(f'g * {step} + 3600')}, {q.at(f'g * {step} + 28800')}, "
                 f"CASE WHEN {done} AND g % 3 = 0 THEN 1 + g % 5 END, '', 0, 0, 1 FROM {series}"

@@ -1,0 +1,176 @@
+"""Scans and reads at 100k tickets: do they grow with history?
+
+N tickets of two years' history (tests/fakes/scan_seed.py: three history rows and one offer per
+ticket, 100 engineers), on a SQLite file or on PostgreSQL (its own ``chatdesk_bench_scans``
+database, dropped afterwards). Timed through the real bus and queries, repeated:
+
+- auto-close with nothing due (the scan that runs every minute);
+- the accept-timeout scan re-dispatching 20 lapsed offers (each to the least loaded engineer);
+- the month summary (``统计 本月``: the summary card's figures);
+- the first page and a cursor page of GET /api/v1/tickets' query.
+
+Median and p95 in milliseconds, and the SQL statements each one ran.
+
+    python bench/scans.py [--n 100000] [--runs 30] [--db sqlite|postgresql|both]
+                          [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy.engine.url import make_url  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
+
+from core import db  # noqa: E402
+from core.clock import FixedClock  # noqa: E402
+from core.messages import Actor  # noqa: E402
+from core.reports.summary import summary_card_args  # noqa: E402
+from core.settings import DeskConfig  # noqa: E402
+from core.tickets.commands import ScanAssignments, ScanAutoClose  # noqa: E402
+from core.tickets.repository import TicketFilter  # noqa: E402
+from core.uow import SqlUnitOfWork  # noqa: E402
+from tests.fakes.scan_seed import OPEN_NEWEST, desk_config, lapse, seed  # noqa: E402
+from webhooks.bootstrap import build_bus, migrate  # noqa: E402
+
+BENCH_DB = "chatdesk_bench_scans"
+LAPSED = 20
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+class Counter:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.n = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._one)
+
+    def _one(self, *_: Any) -> None:
+        self.n += 1
+
+
+async def timed(
+    label: str,
+    runs: int,
+    counter: Counter,
+    step: Callable[[int], Awaitable[Any]],
+    prepare: Callable[[int], Awaitable[Any]] | None = None,
+) -> None:
+    times, statements = [], []
+    for i in range(runs):
+        if prepare is not None:
+            await prepare(i)  # not timed, not counted
+        before = counter.n
+        t = time.perf_counter()
+        await step(i)
+        times.append((time.perf_counter() - t) * 1000)
+        statements.append(counter.n - before)
+    print(
+        f"  {label:<44} median {statistics.median(times):7.2f} ms   p95 {pct(times, 95):7.2f} ms"
+        f"   {statistics.median(statements):.0f} statements",
+        flush=True,
+    )
+
+
+async def run(url: str, n: int, runs: int) -> None:
+    engine = db.make_engine(url)
+    await migrate(engine)
+    now = datetime.now(UTC).replace(microsecond=0)
+    t0 = time.perf_counter()
+    staff = await seed(engine, n, now)
+    print(f"  seeded {n:,} tickets, {3 * n:,} history rows, {n:,} offers in "
+          f"{time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
+    config = DeskConfig.model_validate(desk_config(staff)).with_platforms(("wecom",))
+    clock = FixedClock(now)
+    bus = build_bus(engine, config, clock)
+    counter = Counter(engine)
+    system = Actor.system()
+
+    async def auto_close(i: int) -> None:
+        assert await bus.handle(ScanAutoClose(actor=system, source=f"bench:{i}")) == 0
+
+    await timed("auto-close, nothing due", runs, counter, auto_close)
+
+    # each run: 20 other closed tickets become assigned with an offer lapsed an hour ago
+    stale = now - timedelta(hours=1)
+    top = n - OPEN_NEWEST  # the most recently closed tickets, as lapsed ones would be recent
+    batches = [list(range(top - (i + 1) * LAPSED, top - i * LAPSED)) for i in range(runs)]
+    assert runs * LAPSED < top
+
+    async def make_lapsed(i: int) -> None:
+        async with engine.begin() as conn:
+            await lapse(conn, batches[i], stale)
+        clock.set(now + timedelta(seconds=i + 1))
+
+    async def redispatch(i: int) -> None:
+        assert await bus.handle(ScanAssignments(actor=system, source=f"bench:a{i}")) == LAPSED
+
+    label = f"dispatch of {LAPSED} lapsed offers, 100 staff"
+    await timed(label, runs, counter, redispatch, prepare=make_lapsed)
+
+    async def month(i: int) -> None:
+        async with engine.connect() as conn:
+            args = await summary_card_args(conn, period="month", now=now, config=config)
+        assert args["created"] > 0
+
+    await timed("month summary (统计 本月)", runs, counter, month)
+
+    async def first_page(i: int) -> None:
+        async with SqlUnitOfWork(engine) as uow:
+            items = await uow.tickets.page(TicketFilter(limit=50))
+        assert len(items) == 50
+
+    await timed("REST ticket list, first page", runs, counter, first_page)
+
+    async def later_page(i: int) -> None:
+        async with SqlUnitOfWork(engine) as uow:
+            items = await uow.tickets.page(TicketFilter(limit=50, before_id=n // 2))
+        assert len(items) == 50
+
+    await timed("REST ticket list, a page by cursor (mid-way)", runs, counter, later_page)
+    await engine.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    if args.db in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"SQLite, {args.n:,} tickets:", flush=True)
+            await run(f"sqlite+aiosqlite:///{tmp}/bench.db", args.n, args.runs)
+    if args.db in ("postgresql", "both"):
+        admin = create_async_engine(args.pg, isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB}"))
+            await conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
+        try:
+            print(f"PostgreSQL, {args.n:,} tickets:", flush=True)
+            url = make_url(args.pg).set(database=BENCH_DB)
+            await run(url.render_as_string(hide_password=False), args.n, args.runs)
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB}"))
+            await admin.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -440,7 +440,18 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         from sqlalchemy import event
 
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # One connection per process: SQLite has one writer, and two connections of one
+        # process taking turns at the write lock wait in SQLite's busy handler (sleeps of up
+        # to 100 ms) where one connection handed over by the pool's FIFO queue waits not at
+        # all. Other processes (serve's web side, its worker) still meet the busy handler.
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": 30},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

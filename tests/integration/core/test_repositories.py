@@ -196,10 +196,11 @@ async def test_rolled_back_unit_of_work_leaves_nothing(engine: AsyncEngine) -> N
 async def test_concurrent_change_is_a_conflict(engine: AsyncEngine) -> None:
     await add_tickets(engine, make_ticket(1))
     agent = LI.actor(Channel.WEB)
+    other = db.make_engine(engine.url.render_as_string(hide_password=False))  # another process
     async with SqlUnitOfWork(engine) as slow:
         stale = await slow.tickets.get(1)
         assert stale is not None
-        async with SqlUnitOfWork(engine) as fast:
+        async with SqlUnitOfWork(other) as fast:
             fresh = await fast.tickets.get(1)
             assert fresh is not None
             fresh.move_to(Status.CANCELLED, actor=agent, at=T0)
@@ -209,6 +210,7 @@ async def test_concurrent_change_is_a_conflict(engine: AsyncEngine) -> None:
         with pytest.raises(Conflict) as err:
             await slow.tickets.save(stale)
         assert "#1" in err.value.message
+    await other.dispose()
     async with SqlUnitOfWork(engine) as uow:
         got = await uow.tickets.get(1)
     assert got is not None

@@ -36,7 +36,7 @@ from typing import Any
 
 from callbacks import bench_database
 from e2e_report import Report
-from e2e_runs import SKILL, acks, cards, drain, memory, replies, seed_tickets
+from e2e_runs import SKILL, acks, cards, drain, memory, quiet, replies, seed_tickets
 from harness import Arrivals, Server, baseline, fakes, serve
 
 
@@ -92,6 +92,7 @@ def run_backend(kind: str, a: argparse.Namespace, work: Path, urls: dict[str, st
                 out["queue"] = drain(db_url, tags, timeout=max(60, rows / 10))
                 print(f"  {kind}: queue only: {out['queue']}", flush=True)
             for rate in (50, 100) if 1 in want else ():
+                quiet(db_url, timeout=a.drain)  # the replies the queue produced are sent first
                 r = replies([server], arrivals, rate * a.scale, a.seconds, work, a.drain, db_url)
                 out[f"reply{rate}"] = r
                 print(f"  {kind}: 帮助 at {rate}/s: {r}", flush=True)
@@ -101,6 +102,7 @@ def run_backend(kind: str, a: argparse.Namespace, work: Path, urls: dict[str, st
                 print(f"  {kind}: workers on, ack at 300/s: {on}", flush=True)
                 drain(db_url, [on["tag"]], timeout=max(60, on["acked"] / 10))
             for rate in (5, 20) if 3 in want else ():
+                quiet(db_url, timeout=a.drain)
                 r = cards(server, arrivals, rate * a.scale, a.seconds, work, a.drain)
                 out[f"card{rate}"] = r
                 print(f"  {kind}: reports at {rate}/s: {r}", flush=True)

@@ -12,7 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from callbacks import cpu_seconds
-from harness import Arrivals, Load, Server, children, inbox_counts, load, processed_stamps, rss_mb
+from harness import (
+    Arrivals,
+    Load,
+    Server,
+    children,
+    inbox_counts,
+    load,
+    processed_stamps,
+    query,
+    rss_mb,
+)
 from loadgen import percentile
 from payloads import new_tag, user_of
 
@@ -91,6 +101,21 @@ def acks(
         out["inbox_rows"] = sum(counts.values())
         out["inbox"] = counts
     return out
+
+
+def quiet(db_url: str, timeout: float) -> int:
+    """Wait (bounded) until no inbox row is left to handle and no outbox row to send, so that a
+    figure does not pay for the backlog of the one before; returns what was still left."""
+    end = time.monotonic() + timeout
+    while True:
+        (left,) = query(
+            db_url,
+            "SELECT (SELECT count(*) FROM inbox WHERE status IN ('pending', 'working'))"
+            " + (SELECT count(*) FROM outbox WHERE status IN ('pending', 'working'))",
+        )[0]
+        if not left or time.monotonic() > end:
+            return int(left)
+        time.sleep(0.25)
 
 
 def drain(db_url: str, tags: list[str], timeout: float) -> dict[str, Any]:

@@ -9,7 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
@@ -26,6 +30,10 @@ def _until(check: Any, what: str, timeout: float = 30.0) -> Any:
             value = check()
         except (NoSuchElementException, StaleElementReferenceException):
             value = None  # the page is being replaced by the next one: look again
+        except WebDriverException as exc:  # Chromium's word for the same, mid-navigation
+            if "does not belong to the document" not in str(exc):
+                raise
+            value = None
         if value:
             return value
         time.sleep(0.2)

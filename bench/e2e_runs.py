@@ -6,6 +6,7 @@ Every function returns a small dict of figures and counts; nothing here prints a
 from __future__ import annotations
 
 import re
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,6 @@ from harness import (
     Arrivals,
     Load,
     Server,
-    children,
     inbox_counts,
     load,
     processed_stamps,
@@ -25,6 +25,12 @@ from harness import (
 )
 from loadgen import percentile
 from payloads import new_tag, user_of
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fakes.processes import children
+
+DEPTH = 4  # serve, its worker processes, and whatever they start in turn
 
 REPORT = "报修 注塑机报警 E31 第{n}台"
 SKILL = "注塑机"
@@ -77,7 +83,7 @@ def replies(
 
 def cpu_of(servers: list[Server]) -> float:
     """CPU seconds used so far by the servers and every process they started."""
-    pids = [pid for s in servers for pid in (s.pid, *children(s.pid))]
+    pids = [pid for s in servers for pid in (s.pid, *children(s.pid, depth=DEPTH))]
     return sum(cpu_seconds(pid) or 0.0 for pid in pids)
 
 
@@ -194,7 +200,7 @@ def _tickets_and_cards(
 def memory(server: Server) -> dict[str, Any]:
     """RSS now and peak, MB, of the server process and of each process it started."""
     out: dict[str, Any] = {"main": rss_mb(server.pid), "workers": []}
-    for pid in children(server.pid):
+    for pid in children(server.pid, depth=DEPTH):
         got = rss_mb(pid)
         if got is not None:
             out["workers"].append(got)

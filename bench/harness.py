@@ -279,25 +279,3 @@ def rss_mb(pid: int) -> tuple[float, float] | None:
         if line.startswith(("VmRSS", "VmHWM"))
     }
     return kb.get("VmRSS", 0) / 1024, kb.get("VmHWM", 0) / 1024
-
-
-def children(pid: int) -> list[int]:
-    """Every descendant of ``pid`` (serve's worker process, if it spawns one)."""
-    found: list[int] = []
-    parents = {pid}
-    for _ in range(4):  # bounded depth
-        level = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rpartition(")")[2].split()[1]) in parents:
-                level.append(int(entry.name))
-        if not level:
-            break
-        found += level
-        parents = set(level)
-    return found

@@ -10,143 +10,108 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from core import db
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import WecomChat, wecom_settings
+from tests.fakes.processes import alive, children, command_line
 from tests.fakes.sla_load import REPO, engineers, free_port, serve, server_config
 from tests.fakes.wecom_api import start_fake_wecom
 from webhooks.bootstrap import migrate
 
 
-def children(pid: int) -> list[int]:
-    """Live child processes of ``pid`` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
+@dataclass
+class Desk:
+    """A migrated database, the fake WeCom, a server config on a free port (not started), and a
+    WeCom chat that posts to that port."""
+
+    config: dict[str, Any]
+    chat: WecomChat
 
 
-def command_line(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = (Path("/proc") / str(pid) / "stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-async def migrated(database_url: str) -> None:
+@pytest.fixture
+async def desk(database_url: str, redis_url: str) -> AsyncIterator[Desk]:
     engine = db.make_engine(database_url)
     try:
         await migrate(engine)
     finally:
         await engine.dispose()
-
-
-def desk(database_url: str, redis_url: str, wecom_base: str, port: int) -> dict[str, Any]:
-    return server_config(
-        database_url=database_url,
-        redis_url=redis_url,
-        wecom=wecom_settings(wecom_base),
-        people=engineers(2),
-        scan_seconds=60,
-        port=port,
-    )
+    port = free_port()
+    async with (
+        start_fake_wecom() as fake,
+        aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
+        config = server_config(
+            database_url=database_url, redis_url=redis_url, wecom=wecom_settings(fake.base_url),
+            people=engineers(2), scan_seconds=60, port=port,
+        )  # fmt: skip
+        yield Desk(config, WecomChat(client=http, fake=fake))  # type: ignore[arg-type]
 
 
 async def test_serve_works_in_a_supervised_child(
-    database_url: str, redis_url: str, tmp_path: Path
+    desk: Desk, database_url: str, tmp_path: Path
 ) -> None:
-    await migrated(database_url)
-    port = free_port()
-    async with start_fake_wecom() as fake:
-        config = desk(database_url, redis_url, fake.base_url, port)
-        config["workers"] = {**config["workers"], "processes": 2}
-        expected = 1 if database_url.startswith("sqlite") else 2  # SQLite: one writer
-        with serve(config, tmp_path, "desk") as proc:
-            async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
-                chat = WecomChat(client=http, fake=fake)  # type: ignore[arg-type]
-                workers = await eventually(
-                    lambda: len(children(proc.pid)) == expected and children(proc.pid), timeout=30
-                )
-                for pid in workers:
-                    assert "worker" in command_line(pid) and "--from-serve" in command_line(pid)
+    chat, config = desk.chat, desk.config
+    config["workers"] = {**config["workers"], "processes": 2}
+    expected = 1 if database_url.startswith("sqlite") else 2  # SQLite: one writer
+    with serve(config, tmp_path, "desk") as proc:
+        workers = await eventually(
+            lambda: len(children(proc.pid)) == expected and children(proc.pid), timeout=30
+        )
+        for pid in workers:
+            assert "worker" in command_line(pid) and "--from-serve" in command_line(pid)
 
-                assert await chat.say("cust-a", "帮助") == 200
-                [first] = await eventually(lambda: chat.texts("cust-a"), timeout=30)
-                assert "报修" in first
+        assert await chat.say("cust-a", "帮助") == 200
+        [first] = await eventually(lambda: chat.texts("cust-a"), timeout=30)
+        assert "报修" in first
 
-                for pid in workers:  # the work dies; the acks go on
-                    os.kill(pid, signal.SIGKILL)
-                assert await chat.say("cust-b", "帮助") == 200
-                again = await eventually(
-                    lambda: (
-                        len(set(children(proc.pid)) - set(workers)) == expected
-                        and children(proc.pid)
-                    ),
-                    timeout=30,
-                )
-                [second] = await eventually(lambda: chat.texts("cust-b"), timeout=30)
-                assert "报修" in second
-                assert chat.texts("cust-a") == [first]  # nothing handled twice
-        assert proc.poll() is not None  # serve stopped...
-        await eventually(
-            lambda: not any(alive(p) for p in again), timeout=15
-        )  # ...with its workers
+        for pid in workers:  # the work dies; the acks go on
+            os.kill(pid, signal.SIGKILL)
+        assert await chat.say("cust-b", "帮助") == 200
+        again = await eventually(
+            lambda: len(set(children(proc.pid)) - set(workers)) == expected and children(proc.pid),
+            timeout=30,
+        )
+        [second] = await eventually(lambda: chat.texts("cust-b"), timeout=30)
+        assert "报修" in second
+        assert chat.texts("cust-a") == [first]  # nothing handled twice
+    assert proc.poll() is not None  # serve stopped...
+    await eventually(lambda: not any(alive(p) for p in again), timeout=15)  # ...with its workers
 
 
 async def test_serve_without_workers_and_a_chatdesk_worker_beside_it(
-    database_url: str, redis_url: str, tmp_path: Path
+    desk: Desk, tmp_path: Path
 ) -> None:
     """The production layout: web and worker started apart on the same database."""
-    await migrated(database_url)
-    port = free_port()
-    async with start_fake_wecom() as fake:
-        config = desk(database_url, redis_url, fake.base_url, port)
-        config["workers"] = {**config["workers"], "run": False}
-        with serve(config, tmp_path, "web") as web:
-            async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as http:
-                chat = WecomChat(client=http, fake=fake)  # type: ignore[arg-type]
-                assert await chat.say("cust-c", "帮助") == 200
-                await asyncio.sleep(1)
-                assert chat.texts("cust-c") == [] and children(web.pid) == []  # stored only
+    chat, config = desk.chat, desk.config
+    config["workers"] = {**config["workers"], "run": False}
+    with serve(config, tmp_path, "web") as web:
+        assert await chat.say("cust-c", "帮助") == 200
+        await asyncio.sleep(1)
+        assert chat.texts("cust-c") == [] and children(web.pid) == []  # stored only
 
-                path = tmp_path / "worker.json"
-                path.write_text(
-                    json.dumps({**config, "workers": {**config["workers"], "run": True}})
-                )
-                env = {k: v for k, v in os.environ.items() if not k.startswith("CHATDESK_")}
-                worker = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "webhooks", "worker", "--no-migrate", "--config", str(path),
-                    cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL, stderr=(tmp_path / "worker.log").open("wb"),
-                )  # fmt: skip
-                try:
-                    [reply] = await eventually(lambda: chat.texts("cust-c"), timeout=30)
-                    assert "报修" in reply
-                    worker.send_signal(signal.SIGTERM)
-                    code = await asyncio.wait_for(worker.wait(), 20)
-                    assert code == 0, (tmp_path / "worker.log").read_text()
-                finally:
-                    if worker.returncode is None:
-                        worker.kill()
-                        await worker.wait()
+        path = tmp_path / "worker.json"
+        path.write_text(json.dumps({**config, "workers": {**config["workers"], "run": True}}))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATDESK_")}
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "webhooks", "worker", "--no-migrate", "--config", str(path),
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=(tmp_path / "worker.log").open("wb"),
+        )  # fmt: skip
+        try:
+            [reply] = await eventually(lambda: chat.texts("cust-c"), timeout=30)
+            assert "报修" in reply
+            worker.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(worker.wait(), 20)
+            assert code == 0, (tmp_path / "worker.log").read_text()
+        finally:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()

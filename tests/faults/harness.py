@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 
 from tests.e2e.platforms import robot_callback
+from tests.fakes.processes import children
 from tests.fakes.wecom_support import callback, text_xml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,14 +122,11 @@ class Instance:
         return int(self.proc.returncode or 0)
 
     def children(self) -> list[int]:
-        """The pids of the server's own child processes (its worker), read from /proc."""
+        """The pids of the server's own live child processes (its worker), read from /proc."""
         if not self.alive():
             return []
         assert self.proc is not None
-        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        with contextlib.suppress(OSError):
-            return [int(pid) for pid in path.read_text().split()]
-        return []
+        return children(self.proc.pid)
 
     def kill_now(self) -> None:
         """SIGKILL to the whole group at once (callable from inside a fake's handler)."""

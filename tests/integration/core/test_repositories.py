@@ -516,44 +516,38 @@ async def test_outbox_claim_and_marks(engine: AsyncEngine) -> None:
     assert (await outbox_rows(engine))[1]["attempts"] == 2
 
 
-# --- several claimers (PostgreSQL: FOR UPDATE SKIP LOCKED) ---------------------------------
-
-needs_pg = pytest.mark.skipif(
-    not PG, reason="SKIP LOCKED is PostgreSQL's; SQLite has one claimer by design (core/queue.py)"
-)
+# --- several claimers (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one connection a process) -
 
 
-@pytest.fixture
-async def pg_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.make_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
-
-
-@needs_pg
-async def test_a_claimer_skips_rows_another_holds(pg_engine: AsyncEngine) -> None:
-    async with pg_engine.begin() as conn:
+async def test_a_claimer_takes_only_rows_another_does_not_hold(engine: AsyncEngine) -> None:
+    """PostgreSQL: a second claimer skips the rows a first one holds (SKIP LOCKED) at once.
+    SQLite (one claimer by design, core/queue.py): the process has one connection, so the
+    second claimer waits until the first commits, then takes only what is left."""
+    async with engine.begin() as conn:
         for i in range(6):  # to six people (one person's rows are claimed in order)
             await outbox.add(conn, msg(str(i), dedupe_key=f"k{i}", user_id=f"u{i}"), at=T0)
-    async with pg_engine.connect() as one, pg_engine.connect() as two:
-        await one.begin()
+
+    async def claim_rest() -> list[dict[str, Any]]:
+        async with engine.begin() as conn:
+            return await outbox.claim_outbox(conn, now=T0, limit=4)
+
+    async with engine.begin() as one:
         mine = await outbox.claim_outbox(one, now=T0, limit=4)
-        await two.begin()
-        # the first transaction is still open: its rows are locked and must be skipped,
-        # not waited for (a hang would fail the wait_for)
-        theirs = await asyncio.wait_for(outbox.claim_outbox(two, now=T0, limit=4), timeout=20)
-        await one.commit()
-        await two.commit()
+        second = asyncio.create_task(claim_rest())
+        if db.is_sqlite(engine):
+            await asyncio.sleep(0.5)
+            assert not second.done()  # waiting for the one connection
+        else:  # the first transaction is still open: skipped, not waited for
+            await asyncio.wait_for(asyncio.shield(second), timeout=20)
+    theirs = await asyncio.wait_for(second, timeout=20)
     assert len(mine) == 4 and len(theirs) == 2
     assert not {r["id"] for r in mine} & {r["id"] for r in theirs}
 
 
-@needs_pg
 @pytest.mark.parametrize("which", ["inbox", "outbox"])
-async def test_concurrent_claimers_never_share_a_row(pg_engine: AsyncEngine, which: str) -> None:
+async def test_concurrent_claimers_never_share_a_row(engine: AsyncEngine, which: str) -> None:
     n = 60
-    async with pg_engine.begin() as conn:
+    async with engine.begin() as conn:
         if which == "inbox":
             await inbox.insert_items(conn, [item(f"m{i}") for i in range(n)], at=T0)
         else:
@@ -564,7 +558,7 @@ async def test_concurrent_claimers_never_share_a_row(pg_engine: AsyncEngine, whi
     async def claimer() -> list[int]:
         got: list[int] = []
         while True:
-            async with pg_engine.begin() as conn:
+            async with engine.begin() as conn:
                 rows = await claim(conn, now=T0, limit=3)
             if not rows:
                 return got
@@ -573,5 +567,5 @@ async def test_concurrent_claimers_never_share_a_row(pg_engine: AsyncEngine, whi
     results = await asyncio.gather(*(claimer() for _ in range(4)))
     every = [i for ids in results for i in ids]
     assert len(every) == len(set(every)) == n
-    rows = await (inbox_rows if which == "inbox" else outbox_rows)(pg_engine)
+    rows = await (inbox_rows if which == "inbox" else outbox_rows)(engine)
     assert all(r["attempts"] == 1 for r in rows)

@@ -92,6 +92,19 @@ async def redis_url() -> AsyncIterator[str]:
     yield REDIS_URL
 
 
+@pytest.fixture(autouse=True)
+def demo_files_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's own SQLite file and photos (defaults ``var/demo.db`` and ``var/demo-media``,
+    relative to the working directory, i.e. the checkout) go to this test's temporary
+    directory instead, in this process and in subprocesses that keep the environment. Values
+    passed to ``load_settings`` still win; a YAML file's do not (the environment comes first),
+    so subprocesses given a YAML with these keys must drop the CHATDESK_ variables, as they do."""
+    monkeypatch.setenv(
+        "CHATDESK_SANDBOX_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    )
+    monkeypatch.setenv("CHATDESK_SANDBOX_MEDIA_DIR", str(tmp_path / "demo-media"))
+
+
 @pytest.fixture
 def make_settings(database_url: str, redis_url: str, tmp_path: Path) -> Callable[..., Settings]:
     def factory(yaml_text: str = "", **overrides: Any) -> Settings:

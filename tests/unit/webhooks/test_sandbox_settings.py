@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.dialogs import fields_from_text
@@ -23,6 +25,19 @@ def test_sandbox_on_with_a_real_platform_is_a_config_error() -> None:
 def test_the_demo_database_must_be_sqlite() -> None:
     with pytest.raises(ConfigError):
         load_settings(None, sandbox_database_url="postgresql+asyncpg://x@h/db")
+
+
+def test_tests_keep_the_demo_files_out_of_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(None)
+    assert settings.sandbox_database_url == f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    assert settings.sandbox_media_dir == str(tmp_path / "demo-media")
+    monkeypatch.delenv("CHATDESK_SANDBOX_DATABASE_URL")
+    monkeypatch.delenv("CHATDESK_SANDBOX_MEDIA_DIR")
+    product = load_settings(None)  # what users get: files beside the working directory
+    assert product.sandbox_database_url == "sqlite+aiosqlite:///var/demo.db"
+    assert product.sandbox_media_dir == "var/demo-media"
 
 
 def test_demo_settings_use_their_own_file_and_fresh_secrets() -> None:

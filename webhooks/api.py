@@ -34,6 +34,7 @@ from webhooks import cursor
 from webhooks.assets_api import get_asset, get_qr_png, get_qr_svg, labels, list_assets, revoke_token
 from webhooks.errors import error_response, from_validation
 from webhooks.keys import SERVICES
+from webhooks.paging import read_page
 from webhooks.schemas import (
     AssetList,
     AssetOut,
@@ -147,13 +148,6 @@ async def create_ticket(request: web.Request) -> web.Response:
     return _json(await _detail(services, ticket), status=201)
 
 
-def _flag(q: Any, name: str, errors: list[FieldError]) -> bool:
-    value = q.get(name, "false").lower()
-    if value not in ("true", "false", "1", "0"):
-        errors.append(FieldError(name, "应为 true 或 false"))
-    return value in ("true", "1")
-
-
 async def list_tickets(request: web.Request) -> web.Response:
     """Newest first. Page on with ``cursor`` (the previous answer's ``next_cursor``: keyset, as
     fast on the last page as on the first); ``count=true`` adds ``total``. ``offset`` still
@@ -165,35 +159,30 @@ async def list_tickets(request: web.Request) -> web.Response:
     for s in statuses:
         if s not in Status._value2member_map_:
             errors.append(FieldError("status", f"未知的状态 {s}"))
-    limit = ascii_int(q.get("limit", "50"), lo=1, hi=200)
+    page = read_page(q, errors, kind="t", decode=cursor.decode)
     offset = ascii_int(q.get("offset", "0"), lo=0, hi=PG_INT_MAX)
-    if limit is None:
-        errors.append(FieldError("limit", "应为 1 到 200 的整数"))
     if offset is None:
         errors.append(FieldError("offset", f"应为 0 到 {PG_INT_MAX} 的整数"))
-    count = _flag(q, "count", errors)
-    if errors or limit is None or offset is None:
+    if errors or page.limit is None or offset is None:
         raise ValidationFailed(errors)
-    before = cursor.decode("t", q["cursor"]) if "cursor" in q else None
     flt = TicketFilter(
         status=statuses or None,
         assignee_id=q.get("assignee") or None,
         requester_id=q.get("requester") or None,
         type=q.get("type") or None,
-        limit=limit + 1,  # one more tells whether a next page exists
+        limit=page.limit + 1,  # one more tells whether a next page exists
         offset=offset,
-        before_id=before,
+        before_id=page.after,
     )
     async with SqlUnitOfWork(services.engine) as uow:
-        tickets = await uow.tickets.page(flt)
-        total = await uow.tickets.count(flt) if count else None
-    more = len(tickets) > limit
-    tickets = tickets[:limit]
+        found = await uow.tickets.page(flt)
+        total = await uow.tickets.count(flt) if page.count else None
+    tickets, next_cursor = page.cut(found, lambda t: t.id)
     body: dict[str, Any] = {
         "items": [ticket_summary(t) for t in tickets],
-        "limit": limit,
+        "limit": page.limit,
         "offset": offset,
-        "next_cursor": cursor.encode("t", tickets[-1].id) if more else None,
+        "next_cursor": next_cursor,
     }
     if total is not None:
         body["total"] = total
@@ -368,10 +357,16 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/assets",
         list_assets,
-        "The asset registry (format=json|csv)",
+        "The asset registry by id (format=json|csv): every asset, or with limit a page of them "
+        "(pass the answer's next_cursor as cursor for the next page); count=true adds total",
         None,
         AssetList,
-        params=(("format", "query", "string"),),
+        params=(
+            ("format", "query", "string"),
+            ("limit", "query", "integer"),
+            ("cursor", "query", "string"),
+            ("count", "query", "boolean"),
+        ),
     ),
     Route("GET", "/assets/labels", labels, "Printable A4 QR label sheet (HTML)", params=_IDS),
     Route(

@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from core.assets.csvio import to_csv
-from core.assets.model import ASSET_ID, Asset
+from core.assets.model import ASSET_ID, Asset, asset_key
 from core.assets.views import asset_summary, asset_view
 from core.errors import FieldError, NotFound, ValidationFailed
 from core.uow import SqlUnitOfWork
+from webhooks import cursor
 from webhooks.keys import SERVICES
+from webhooks.paging import read_page
 from webhooks.qr import label_sheet, qr_png, qr_svg
 
 MAX_LABELS = 300
@@ -52,28 +54,44 @@ async def _load(uow: SqlUnitOfWork, asset_id: str) -> Asset:
 
 
 async def list_assets(request: web.Request) -> web.StreamResponse:
+    """Every asset by id, or a page of them when ``limit`` or ``cursor`` is given (keyset, as
+    the other lists); ``count=true`` adds ``total``. ``format=csv`` exports every asset."""
     from webhooks.api import _json
 
     services = request.app[SERVICES]
     fmt = request.query.get("format", "json")
+    errors: list[FieldError] = []
     if fmt not in ("json", "csv"):
-        raise ValidationFailed([FieldError("format", "应为 json 或 csv")])
+        errors.append(FieldError("format", "应为 json 或 csv"))
+    page = read_page(request.query, errors, kind="a", decode=cursor.decode_text, default_limit=None)
+    if fmt == "csv" and ({"limit", "cursor", "count"} & request.query.keys()):
+        errors.append(
+            FieldError("format", "CSV 导出总是全部设备，不分页（limit/cursor/count 只用于 JSON）")
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    after = page.after
     async with SqlUnitOfWork(services.engine) as uow:
-        assets, total = await uow.assets.list(limit=100_000)
+        found = await uow.assets.list(limit=page.fetch, after=after)
         if fmt == "csv":
             return web.Response(
-                body=("\ufeff" + to_csv(assets)).encode(),
+                body=("\ufeff" + to_csv(found)).encode(),
                 content_type="text/csv",
                 charset="utf-8",
                 headers={"Content-Disposition": 'attachment; filename="assets.csv"'},
             )
+        total = await uow.assets.count() if page.count else None
+        assets, next_cursor = page.cut(found, lambda a: asset_key(a.id))
         items = []
         for asset in assets:
             token = await uow.assets.token_for(asset.id, at=services.clock.now())
             urls = asset_urls(request, asset, token)
             items.append(asset_summary(asset, urls=urls, today=_today(request)))
         await uow.commit()
-    return _json({"items": items, "total": total})
+    body: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
+    if total is not None:
+        body["total"] = total
+    return _json(body)
 
 
 async def get_asset(request: web.Request) -> web.Response:
@@ -137,7 +155,7 @@ async def labels(request: web.Request) -> web.Response:
                 raise NotFound(f"没有找到设备 {'、'.join(missing)}")
             assets = [a for a in found if a is not None]
         else:
-            assets, _ = await uow.assets.list(limit=MAX_LABELS)
+            assets = await uow.assets.list(limit=MAX_LABELS)
         rows = []
         for asset in assets:
             token = await uow.assets.token_for(asset.id, at=services.clock.now())

@@ -67,7 +67,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         engine = make_engine(settings.database_url)
         try:
             async with SqlUnitOfWork(engine) as uow:
-                assets, _ = await uow.assets.list(limit=1_000_000)
+                assets = await uow.assets.list()
             return to_csv(assets)
         finally:
             await engine.dispose()

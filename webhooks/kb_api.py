@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.kb_chat import article_url
 from core.errors import FieldError, NotFound, ValidationFailed
+from core.inputs import ascii_int
 from core.kb.model import (
     ARTICLE_ID,
     MAX_BODY,
@@ -28,8 +29,9 @@ from core.kb.reports import knowledge_report
 from core.reports.summary import PERIODS, period_start
 from core.uow import SqlUnitOfWork
 from webhooks import cursor
-from webhooks.api import Route, _body, _flag, _json
+from webhooks.api import Route, _body, _json
 from webhooks.keys import SERVICES
+from webhooks.paging import read_page
 
 Tag = Field(min_length=1, max_length=MAX_TAG)
 
@@ -120,10 +122,10 @@ def _article_id(request: web.Request) -> str:
 
 
 def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name, str(default))
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = ascii_int(request.query.get(name, str(default)), lo=low, hi=high)
+    if value is None:
         raise ValidationFailed([FieldError(name, f"应为 {low} 到 {high} 的整数")])
-    return int(raw)
+    return value
 
 
 async def list_articles(request: web.Request) -> web.Response:
@@ -132,21 +134,17 @@ async def list_articles(request: web.Request) -> web.Response:
     if raw and raw not in ArticleStatus._value2member_map_:
         raise ValidationFailed([FieldError("status", "应为 draft 或 published")])
     status = ArticleStatus(raw) if raw else None
-    limit, offset = _int(request, "limit", 50, 1, 200), _int(request, "offset", 0, 0, 10**9)
+    offset = _int(request, "offset", 0, 0, 10**9)
     errors: list[FieldError] = []
-    count = _flag(request.query, "count", errors)
-    if errors:
+    page = read_page(request.query, errors, kind="k", decode=cursor.decode_text)
+    if errors or page.limit is None:
         raise ValidationFailed(errors)
-    after = cursor.decode_text("k", request.query["cursor"]) if "cursor" in request.query else None
+    after = page.after
     async with SqlUnitOfWork(services.engine) as uow:
-        items = await uow.kb.list(status=status, limit=limit + 1, offset=offset, after=after)
-        total = await uow.kb.count(status=status) if count else None
-    more = len(items) > limit
-    items = items[:limit]
-    body: dict[str, Any] = {
-        "items": [_out(request, a) for a in items],
-        "next_cursor": cursor.encode("k", items[-1].id) if more else None,
-    }
+        found = await uow.kb.list(status=status, limit=page.limit + 1, offset=offset, after=after)
+        total = await uow.kb.count(status=status) if page.count else None
+    items, next_cursor = page.cut(found, lambda a: a.id)
+    body: dict[str, Any] = {"items": [_out(request, a) for a in items], "next_cursor": next_cursor}
     if total is not None:
         body["total"] = total
     return _json(body)

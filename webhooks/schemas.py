@@ -196,4 +196,7 @@ class AssetOut(AssetSummary):
 
 class AssetList(BaseModel):
     items: list[AssetSummary]
-    total: int
+    next_cursor: str | None = Field(
+        description="pass as cursor for the next page; null on the last page (always without limit)"
+    )
+    total: int | None = Field(default=None, description="only with count=true")

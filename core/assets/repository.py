@@ -37,11 +37,16 @@ class SqlAssetRepository:
         row = (await self._conn.execute(select(a).where(a.c.key == asset_key(asset_id)))).first()
         return _asset(row) if row else None
 
-    async def list(self, *, limit: int = 500, offset: int = 0) -> tuple[list[Asset], int]:
+    async def list(self, *, limit: int | None = None, after: str | None = None) -> list[Asset]:
+        """By upper-cased id; after the key ``after`` when given (keyset: nothing skipped over)."""
         a = db.assets
-        total = (await self._conn.execute(select(func.count()).select_from(a))).scalar()
-        rows = await self._conn.execute(select(a).order_by(a.c.key).limit(limit).offset(offset))
-        return [_asset(r) for r in rows], int(total or 0)
+        stmt = select(a).order_by(a.c.key).limit(limit)
+        if after is not None:
+            stmt = stmt.where(a.c.key > after)
+        return [_asset(r) for r in await self._conn.execute(stmt)]
+
+    async def count(self) -> int:
+        return int((await self._conn.execute(select(func.count()).select_from(db.assets))).scalar())
 
     async def find_in_text(self, text: str) -> Asset | None:
         """The registered asset whose number appears in ``text`` (the longest when several)."""

@@ -7,57 +7,39 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.delivery import OutboxRelay
-from core import db, outbox
-from core.cache import MemoryCache
-from core.clock import FixedClock
 from core.messages import Outbound
 from tests.fakes.platform import RecordingPlatform
-from webhooks.bootstrap import migrate
+from tests.fakes.relay import fixed_relay, migrated, outbox_states, queue
 
 T0 = datetime(2026, 3, 2, 2, 0, 10, tzinfo=UTC)
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.make_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
+    async with migrated(database_url) as engine:
+        yield engine
 
 
-async def queue(engine: AsyncEngine, text: str, at: datetime, user: str = "u1") -> None:
-    async with engine.begin() as conn:
-        await outbox.add(
-            conn, Outbound(platform="wecom", user_id=user, text=text, dedupe_key=text), at=at
-        )
+def text(body: str, user: str = "u1") -> Outbound:
+    return Outbound(platform="wecom", user_id=user, text=body, dedupe_key=body)
 
 
 async def test_messages_past_the_budget_wait_and_are_merged(engine: AsyncEngine) -> None:
-    clock = FixedClock(T0)
     platform = RecordingPlatform(name="wecom")
-    relay = OutboxRelay(
-        engine=engine,
-        platforms={"wecom": platform},
-        clock=clock,
-        cache=MemoryCache(),
-        per_person_per_minute=2,
-    )
+    relay, clock = fixed_relay(engine, {"wecom": platform}, at=T0, per_person_per_minute=2)
     for i in range(5):  # five messages to one person, each falling due on its own
-        await queue(engine, f"m{i}", clock.now())
+        await queue(engine, text(f"m{i}"), at=clock.now())
         await relay.run_once()
         clock.advance(seconds=5)
-    await queue(engine, "other-person", clock.now(), user="u2")
+    await queue(engine, text("other-person", user="u2"), at=clock.now())
     await relay.run_once()
     assert [sent[2] for sent in platform.sent] == ["m0", "m1", "other-person"]
 
-    async with engine.connect() as conn:
-        waiting = (await conn.execute(select(db.outbox.c.status, db.outbox.c.attempts).where(
-            db.outbox.c.dedupe_key.in_(["m2", "m3", "m4"])))).all()  # fmt: skip
-    assert {tuple(r) for r in waiting} == {("pending", 0)}  # deferring is not a failed attempt
+    states = await outbox_states(engine)
+    waiting = {states[k][:2] for k in ("m2", "m3", "m4")}
+    assert waiting == {("pending", 0)}  # deferring is not a failed attempt
 
     clock.set(datetime(2026, 3, 2, 2, 1, 0, tzinfo=UTC))
     await relay.run_once()
@@ -66,17 +48,16 @@ async def test_messages_past_the_budget_wait_and_are_merged(engine: AsyncEngine)
 
 
 async def test_failed_attempts_do_not_spend_the_budget(engine: AsyncEngine) -> None:
-    clock = FixedClock(T0)
     platform = RecordingPlatform(name="wecom")
-    relay = OutboxRelay(
-        engine=engine, platforms={"wecom": platform}, clock=clock, cache=MemoryCache(),
+    relay, clock = fixed_relay(
+        engine, {"wecom": platform}, at=T0,
         per_person_per_minute=2, retry_base_s=0.001, retry_cap_s=0.001,
     )  # fmt: skip
     platform.fail_retryable(times=5)
-    await queue(engine, "after-outage", clock.now())
+    await queue(engine, text("after-outage"), at=clock.now())
     for _ in range(6):  # five failures, then it goes through
         clock.advance(seconds=1)
         await relay.run_once()
-    await queue(engine, "next", clock.now())
+    await queue(engine, text("next"), at=clock.now())
     await relay.run_once()
     assert [sent[2] for sent in platform.sent] == ["after-outage", "next"]

@@ -14,19 +14,17 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery import OutboxRelay
 from bot.wecom.adapter import WecomAdapter
-from core import db, outbox
 from core.cache import make_cache
 from core.clock import FixedClock
 from core.messages import Outbound
 from core.queue import DEAD, DONE
-from tests.fakes.wecom_api import FakeWecom, start_fake_wecom
+from tests.fakes.relay import fixed_relay, migrated, outbox_states, queue
+from tests.fakes.wecom_api import FakeWecom
 from tests.fakes.wecom_support import make_settings
-from webhooks.bootstrap import migrate
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 OUTAGE_S = 60
@@ -36,16 +34,8 @@ MAX_RUNS_PER_TICK = 100
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.make_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeWecom]:
-    async with start_fake_wecom() as server:
-        yield server
+    async with migrated(database_url) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -59,33 +49,13 @@ async def make_relay(
         adapter = WecomAdapter(make_settings(fake.base_url), cache, session)
 
         def make(max_attempts: int = 60) -> tuple[OutboxRelay, FixedClock]:
-            clock = FixedClock(T0)
-            relay = OutboxRelay(
-                engine=engine,
-                platforms={"wecom": adapter},
-                clock=clock,
-                cache=cache,
-                max_attempts=max_attempts,
-                action_secret=b"k" * 32,
-            )
-            return relay, clock
+            return fixed_relay(
+                engine, {"wecom": adapter}, at=T0, cache=cache,
+                max_attempts=max_attempts, action_secret=b"k" * 32,
+            )  # fmt: skip
 
         yield make
     await cache.close()
-
-
-async def queue(engine: AsyncEngine, messages: list[Outbound]) -> None:
-    async with engine.begin() as conn:
-        for m in messages:
-            await outbox.add(conn, m, at=T0)
-
-
-async def statuses(engine: AsyncEngine) -> dict[str, tuple[str, int, str]]:
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(db.outbox.c.dedupe_key, db.outbox.c.status, db.outbox.c.attempts, db.outbox.c.error)
-        )  # fmt: skip
-        return {r.dedupe_key: (r.status, r.attempts, r.error) for r in rows}
 
 
 async def run_tick(relay: OutboxRelay) -> None:
@@ -117,14 +87,15 @@ async def test_a_minute_of_rate_limiting_costs_a_few_probes_then_everything_goes
     n = 300
     await queue(
         engine,
-        [Outbound(platform="wecom", user_id=f"user{i}", text=f"消息 {i}") for i in range(n)],
+        *[Outbound(platform="wecom", user_id=f"user{i}", text=f"消息 {i}") for i in range(n)],
+        at=T0,
     )
     sends_during_outage = None
     for _ in range(MAX_TICKS):
         await run_tick(relay_)
         if clock.now() + timedelta(seconds=1) >= end and sends_during_outage is None:
             sends_during_outage = len(fake.calls_to("message/send"))
-        if all(s[0] == DONE for s in (await statuses(engine)).values()):
+        if all(s[0] == DONE for s in (await outbox_states(engine)).values()):
             break
         clock.advance(seconds=1)
     # a storm would be a request per queued row per retry (hundreds); the platform pause
@@ -155,11 +126,11 @@ async def test_a_poison_row_is_dead_lettered_while_a_thousand_others_are_deliver
         dedupe_key="poison",
     )
     after_poison = Outbound(platform="wecom", user_id="poisoned", text="毒后", dedupe_key="after")
-    await queue(engine, [*messages[:500], poison, after_poison, *messages[500:]])
+    await queue(engine, *messages[:500], poison, after_poison, *messages[500:], at=T0)
     ticks_until_all_others = None
     for tick in range(MAX_TICKS):
         await run_tick(relay_)
-        rows = await statuses(engine)
+        rows = await outbox_states(engine)
         others_done = all(rows[f"m{i}"][0] == DONE for i in range(1000))
         if others_done and ticks_until_all_others is None:
             ticks_until_all_others = tick

@@ -38,7 +38,8 @@ from core.messages import Actor  # noqa: E402
 from core.settings import DeskConfig  # noqa: E402
 from core.sla.commands import ScanSla  # noqa: E402
 from core.uow import SqlUnitOfWork  # noqa: E402
-from tests.fakes.sla_load import desk_config, engineers, free_port, seed, serve, server_config  # noqa: E402
+from tests.fakes.serve import free_port, serving  # noqa: E402
+from tests.fakes.sla_load import desk_config, engineers, seed, server_config  # noqa: E402
 from webhooks.bootstrap import migrate  # noqa: E402
 
 BENCH_DB = "chatdesk_bench_sla"
@@ -135,7 +136,7 @@ async def lag(tick: float, tickets: int = 300) -> list[float]:
                 database_url=url, redis_url="", wecom=wecom_settings(fake.base_url),
                 people=people, scan_seconds=tick, port=free_port(),
             )  # fmt: skip
-            with serve(config, Path(tmp), f"lag{tick}"):
+            async with serving(config, Path(tmp), f"lag{tick}"):
                 seen = 0
                 end = time.monotonic() + 20 + 60 + tick + 30
                 while time.monotonic() < end and len(arrived) < tickets:

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.fakes.serve import free_port, serve
 
 INSTALL = "apt-get install -y chromium chromium-driver   (Debian/Ubuntu; CI does this in .ci/run)"
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,49 +68,16 @@ def browser() -> Iterator[object]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`chatdesk serve` with nothing configured but the port: the sandbox and demo workspace."""
     work = tmp_path_factory.mktemp("demo")
-    port = _free_port()
-    config = work / "chatdesk.yaml"
-    config.write_text(
-        f"http: {{host: 127.0.0.1, port: {port}, public_base_url: 'http://127.0.0.1:{port}'}}\n"
-        f"sandbox_database_url: sqlite+aiosqlite:///{work / 'demo.db'}\n"
-        f"sandbox_media_dir: {work / 'media'}\n"
-        "workers: {inbox_poll_s: 0.1, outbox_poll_s: 0.1}\n",
-        encoding="utf-8",
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATDESK_")}
-    log = (work / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webhooks", "serve", "--config", str(config)],
-        cwd=work, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chatdesk serve did not start; see {work / 'serve.log'}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    port = free_port()
+    config = {
+        "http": {"host": "127.0.0.1", "port": port, "public_base_url": f"http://127.0.0.1:{port}"},
+        "sandbox_database_url": f"sqlite+aiosqlite:///{work / 'demo.db'}",
+        "sandbox_media_dir": str(work / "media"),
+        "workers": {"inbox_poll_s": 0.1, "outbox_poll_s": 0.1},
+    }
+    with serve(config, work, "serve", migrate=True, cwd=work) as server:
+        yield server.url

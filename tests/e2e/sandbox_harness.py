@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,16 +13,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.serve import free_port
 from webhooks.app import create_app
 from webhooks.settings import load_settings
 
 FAST_WORKERS = {"inbox_poll_s": 0.05, "outbox_poll_s": 0.05, "retry_base_s": 0.1}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

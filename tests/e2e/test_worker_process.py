@@ -21,8 +21,9 @@ import pytest
 from core import db
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import WecomChat, wecom_settings
-from tests.fakes.processes import alive, children, command_line
-from tests.fakes.sla_load import REPO, engineers, free_port, serve, server_config
+from tests.fakes.processes import children, command_line
+from tests.fakes.serve import REPO, free_port, serving
+from tests.fakes.sla_load import engineers, server_config
 from tests.fakes.wecom_api import start_fake_wecom
 from webhooks.bootstrap import migrate
 
@@ -61,9 +62,9 @@ async def test_serve_works_in_a_supervised_child(
     chat, config = desk.chat, desk.config
     config["workers"] = {**config["workers"], "processes": 2}
     expected = 1 if database_url.startswith("sqlite") else 2  # SQLite: one writer
-    with serve(config, tmp_path, "desk") as proc:
+    async with serving(config, tmp_path, "desk") as server:
         workers = await eventually(
-            lambda: len(children(proc.pid)) == expected and children(proc.pid), timeout=30
+            lambda: len(children(server.pid)) == expected and children(server.pid), timeout=30
         )
         for pid in workers:
             assert "worker" in command_line(pid) and "--from-serve" in command_line(pid)
@@ -76,14 +77,16 @@ async def test_serve_works_in_a_supervised_child(
             os.kill(pid, signal.SIGKILL)
         assert await chat.say("cust-b", "帮助") == 200
         again = await eventually(
-            lambda: len(set(children(proc.pid)) - set(workers)) == expected and children(proc.pid),
+            lambda: (
+                len(set(children(server.pid)) - set(workers)) == expected and children(server.pid)
+            ),
             timeout=30,
         )
         [second] = await eventually(lambda: chat.texts("cust-b"), timeout=30)
         assert "报修" in second
         assert chat.texts("cust-a") == [first]  # nothing handled twice
-    assert proc.poll() is not None  # serve stopped...
-    await eventually(lambda: not any(alive(p) for p in again), timeout=15)  # ...with its workers
+    assert server.proc is not None and server.proc.returncode == 0  # serve stopped on SIGTERM...
+    assert again and server.orphans == []  # ...and its workers with it: none left to kill
 
 
 async def test_serve_without_workers_and_a_chatdesk_worker_beside_it(
@@ -92,7 +95,7 @@ async def test_serve_without_workers_and_a_chatdesk_worker_beside_it(
     """The production layout: web and worker started apart on the same database."""
     chat, config = desk.chat, desk.config
     config["workers"] = {**config["workers"], "run": False}
-    with serve(config, tmp_path, "web") as web:
+    async with serving(config, tmp_path, "web") as web:
         assert await chat.say("cust-c", "帮助") == 200
         await asyncio.sleep(1)
         assert chat.texts("cust-c") == [] and children(web.pid) == []  # stored only

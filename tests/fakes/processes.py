@@ -4,6 +4,7 @@ worker processes serve starts)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -32,14 +33,25 @@ def command_line(pid: int) -> str:
         return ""
 
 
-def children(pid: int, *, depth: int = 1) -> list[int]:
-    """Live (not zombie) descendants of ``pid`` down to ``depth`` generations, nearest first."""
-    parents: dict[int, list[int]] = {}
+def _live() -> Iterator[tuple[int, list[str]]]:
+    """Every live (not zombie) process: its pid and its stat fields."""
     for entry in PROC.iterdir():
         if entry.name.isdigit():
             fields = _stat(int(entry.name))
             if fields is not None and fields[0] != "Z":
-                parents.setdefault(int(fields[1]), []).append(int(entry.name))
+                yield int(entry.name), fields
+
+
+def group(pgid: int) -> list[int]:
+    """Live members of the process group ``pgid`` (a session leader's pid), its leader too."""
+    return [pid for pid, fields in _live() if int(fields[2]) == pgid]
+
+
+def children(pid: int, *, depth: int = 1) -> list[int]:
+    """Live (not zombie) descendants of ``pid`` down to ``depth`` generations, nearest first."""
+    parents: dict[int, list[int]] = {}
+    for child, fields in _live():
+        parents.setdefault(int(fields[1]), []).append(child)
     found: list[int] = []
     level = [pid]
     for _ in range(depth):

@@ -1,24 +1,15 @@
-"""Many due SLA clocks at once, and real `chatdesk serve` processes to scan them: shared by the
-multi-instance test and bench/sla.py.
+"""Many due SLA clocks at once, and the config of the real `chatdesk serve` processes that scan
+them (started with tests/fakes/serve.py): shared by the multi-instance test and bench/sla.py.
 
 ``seed`` writes assigned tickets and their clocks in bulk (what the core would have stored),
-with the response warnings falling due at the given instants; ``serve`` runs one real server
-process on a config pointing WeCom at a fake on 127.0.0.1.
+with the response warnings falling due at the given instants; ``server_config`` points WeCom
+at a fake on 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -29,8 +20,8 @@ from core.people.directory import person_from_config
 from core.people.model import Person, PersonKind
 from core.settings import PersonConfig
 from core.uow import SqlUnitOfWork
+from tests.fakes.serve import base_config
 
-REPO = Path(__file__).resolve().parents[2]
 ALWAYS = {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 RESPONSE_MINUTES = 60
 CHUNK = 2000
@@ -122,12 +113,6 @@ async def seed(
         )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def server_config(
     *,
     database_url: str,
@@ -138,49 +123,8 @@ def server_config(
     port: int,
 ) -> dict[str, Any]:
     return {
-        "database_url": database_url,
-        "redis_url": redis_url,
-        "log_level": "WARNING",
-        "sandbox": "off",
-        "api_tokens": ["load-test-token-0123456789-abcdefghijklmn"],
-        "http": {"host": "127.0.0.1", "port": port, "public_base_url": f"http://127.0.0.1:{port}"},
+        **base_config(database_url=database_url, redis_url=redis_url, port=port),
         "workers": {"outbox_poll_s": 0.2, "inbox_poll_s": 0.5, "per_person_per_minute": 30},
         "wecom": wecom,
         **desk_config(people, scan_seconds),
     }
-
-
-@contextlib.contextmanager
-def serve(config: dict[str, Any], workdir: Path, name: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `chatdesk serve` (no migration: the caller migrated) until the block ends."""
-    path = workdir / f"{name}.json"
-    path.write_text(json.dumps(config))  # JSON is YAML
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATDESK_")}
-    env["PYTHONPATH"] = str(REPO)
-    cmd = [sys.executable, "-m", "webhooks", "serve", "--no-migrate", "--config", str(path)]
-    log = (workdir / f"{name}.log").open("ab")
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{config['http']['port']}/healthz"
-        end = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited: {(workdir / f'{name}.log').read_text()[-2000:]}"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.2)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,9 +21,10 @@ from core.queue import PENDING, WORKING
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import wecom_settings
 from tests.fakes.dingtalk_api import FakeDingtalk
-from tests.fakes.sla_load import free_port
+from tests.fakes.serve import ServeProcess, base_config, free_port
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.wecom_api import FakeWecom
-from tests.faults.harness import API_TOKEN, Instance, Sender
+from tests.faults.harness import Sender
 
 STAFF = [
     {"id": "zhang", "name": "张伟", "roles": ["engineer"], "wecom_userid": "zhang"},
@@ -42,13 +46,8 @@ def desk_config(
     *, database_url: str, redis_url: str, wecom_base: str, workdir: Path, port: int
 ) -> dict[str, Any]:
     return {
-        "database_url": database_url,
-        "redis_url": redis_url,
-        "log_level": "WARNING",
-        "sandbox": "off",
+        **base_config(database_url=database_url, redis_url=redis_url, port=port),
         "media_dir": str(workdir / "media"),
-        "api_tokens": [API_TOKEN],
-        "http": {"host": "127.0.0.1", "port": port, "public_base_url": f"http://127.0.0.1:{port}"},
         "workers": WORKERS,
         "wecom": wecom_settings(wecom_base),
         "people": STAFF,
@@ -79,27 +78,44 @@ class Desk:
     wecom: FakeWecom
     dingtalk: FakeDingtalk
     sender: Sender
-    instances: list[Instance] = field(default_factory=list)
+    instances: list[ServeProcess] = field(default_factory=list)
 
-    def instance(self, name: str, **extra: Any) -> Instance:
+    def instance(self, name: str, **extra: Any) -> ServeProcess:
         port = free_port()
         config = desk_config(
             database_url=self.database_url, redis_url=self.redis_url,
             wecom_base=self.wecom.base_url, workdir=self.workdir, port=port,
         )  # fmt: skip
-        made = Instance(name, merge(config, extra), self.workdir)
+        made = ServeProcess(name, merge(config, extra), self.workdir)
         self.instances.append(made)
         return made
 
-    async def start(self, *instances: Instance) -> None:
+    async def start(self, *instances: ServeProcess) -> None:
         await asyncio.gather(*(i.start() for i in instances))
+
+    @contextlib.asynccontextmanager
+    async def proxy(self, url: str) -> AsyncIterator[TcpProxy]:
+        """A TCP proxy in front of the server ``url`` names (PostgreSQL or Redis), for the test
+        to cut and restore (instances reach it at ``proxy.url(url)``); closed at the end."""
+        target = urlsplit(url)
+        default_port = 6379 if target.scheme.startswith("redis") else 5432
+        proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or default_port)
+        await proxy.start()
+        try:
+            yield proxy
+        finally:
+            await proxy.close()
+
+    async def readyz(self, instance: ServeProcess) -> tuple[int, dict[str, Any]]:
+        async with self.sender.session.get(f"{instance.url}/readyz") as r:
+            return r.status, await r.json()
 
     def logs(self, tail: int = 3000) -> str:
         """What the instances printed, the last ``tail`` characters of each (0: all of it)."""
         return "\n".join(f"== {i.name}\n{i.log.read_text(errors='replace')[-tail:]}"
                          for i in self.instances if i.log.exists())  # fmt: skip
 
-    async def warm_up(self, instance: Instance) -> None:
+    async def warm_up(self, instance: ServeProcess) -> None:
         """Wait until ``instance`` answers a chat message (its worker process is up and busy):
         one `帮助` from the user ``warmup``, one reply, no ticket."""
         assert await self.sender.say(instance, WARM_UP, "帮助", 1) == 200
@@ -203,7 +219,7 @@ class Reports:
     text: str = REPORT
     acked: set[str] = field(default_factory=set)
 
-    async def send(self, instance: Instance, concurrency: int = 20) -> None:
+    async def send(self, instance: ServeProcess, concurrency: int = 20) -> None:
         """Post every report not yet acknowledged, ``concurrency`` at a time."""
         gate = asyncio.Semaphore(concurrency)
 

@@ -10,29 +10,18 @@ from __future__ import annotations
 import asyncio
 import os
 
-import aiohttp
-from sqlalchemy.engine import make_url
-
 from core import db
 from tests.e2e.helpers import eventually
-from tests.fakes.tcp_proxy import TcpProxy
 from tests.faults.desk import Desk, Reports
 
 USERS = 12
 
 if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TEST_REDIS_URL"):
 
-    async def ready_status(session: aiohttp.ClientSession, url: str) -> int:
-        async with session.get(f"{url}/readyz") as r:
-            return r.status
-
     async def test_database_unreachable_refuses_callbacks_and_the_retries_make_each_ticket_once(
         desk: Desk,
     ) -> None:
-        url = make_url(desk.database_url)
-        proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-        await proxy.start()
-        try:
+        async with desk.proxy(desk.database_url) as proxy:
             a = desk.instance("a")
             b = desk.instance("b", database_url=proxy.url(desk.database_url))
             await desk.start(a, b)
@@ -45,7 +34,7 @@ if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TES
             await swallowed.send(b)
             assert refused.acked == swallowed.acked == set()
             assert [s for s in desk.sender.statuses if 200 <= s < 300] == []
-            assert await ready_status(desk.sender.session, b.url) == 503
+            assert (await desk.readyz(b))[0] == 503
             # nothing half-done: no row, no ticket, no reply for any of them
             assert await desk.count(db.inbox) == await desk.count(db.tickets) == 0
             assert await desk.count(db.outbox) == 0 and desk.wecom.sent == []
@@ -66,8 +55,6 @@ if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TES
                 await asyncio.sleep(0.5)
             assert len(refused.acked) + len(swallowed.acked) == USERS, desk.logs()
             await desk.settled()
-        finally:
-            await proxy.close()
         users = refused.users + swallowed.users
         assert await desk.count(db.tickets) == USERS
         assert desk.texts_per_user() == {u: 1 for u in users}, desk.texts_per_user()

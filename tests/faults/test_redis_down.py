@@ -13,32 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-from urllib.parse import urlsplit
 
-import aiohttp
 from redis import asyncio as aioredis
 
 from core import db
 from tests.e2e.helpers import eventually
-from tests.fakes.tcp_proxy import TcpProxy
+from tests.fakes.serve import ServeProcess
 from tests.faults.desk import REPORT, Desk
-from tests.faults.harness import Instance
 
 EVERY_S = 0.1  # one callback every 0.1 s, alternating between the instances
 BEFORE, DURING, AFTER = 50, 300, 50  # callbacks before, during (30 s) and after the outage
 MESSAGES = BEFORE + DURING + AFTER
 
 
-async def _readyz(session: aiohttp.ClientSession, instance: Instance) -> tuple[int, dict]:
-    async with session.get(f"{instance.url}/readyz") as r:
-        return r.status, await r.json()
-
-
-def _log_lines(instance: Instance, text: str) -> int:
+def _log_lines(instance: ServeProcess, text: str) -> int:
     return sum(text in line for line in instance.log.read_text(errors="replace").splitlines())
 
 
-def _recovered(instance: Instance) -> bool:
+def _recovered(instance: ServeProcess) -> bool:
     return _log_lines(instance, "Redis answers again") >= _log_lines(instance, "Redis unreachable")
 
 
@@ -47,31 +39,27 @@ if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TES
     async def test_redis_stopped_for_30_s_under_load_loses_and_repeats_nothing(
         desk: Desk,
     ) -> None:
-        target = urlsplit(desk.redis_url)
-        proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
-        await proxy.start()
-        try:
+        async with desk.proxy(desk.redis_url) as proxy:
             a = desk.instance("a", redis_url=proxy.url(desk.redis_url))
             b = desk.instance("b", redis_url=proxy.url(desk.redis_url))
             await desk.start(a, b)
             users = [f"kehu{i}" for i in range(MESSAGES)]
             sends: list[asyncio.Task[int]] = []
             during: dict[str, object] = {}
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-                for i, user in enumerate(users):
-                    if i == BEFORE:
-                        await proxy.cut()  # Redis is gone: refused, pooled connections dead
-                        during["sent_at_cut"] = len(desk.wecom.sent)
-                    if i == BEFORE + DURING - 10:  # late in the outage
-                        during["ready"] = [await _readyz(session, x) for x in (a, b)]
-                        during["sent_late"] = len(desk.wecom.sent)
-                    if i == BEFORE + DURING:
-                        await proxy.restore()
-                        await eventually(lambda: all(_recovered(x) for x in (a, b)), timeout=30)
-                    instance = (a, b)[i % 2]
-                    sends.append(asyncio.create_task(desk.sender.say(instance, user, REPORT, i)))
-                    await asyncio.sleep(EVERY_S)
-                statuses = await asyncio.gather(*sends)
+            for i, user in enumerate(users):
+                if i == BEFORE:
+                    await proxy.cut()  # Redis is gone: refused, pooled connections dead
+                    during["sent_at_cut"] = len(desk.wecom.sent)
+                if i == BEFORE + DURING - 10:  # late in the outage
+                    during["ready"] = [await desk.readyz(x) for x in (a, b)]
+                    during["sent_late"] = len(desk.wecom.sent)
+                if i == BEFORE + DURING:
+                    await proxy.restore()
+                    await eventually(lambda: all(_recovered(x) for x in (a, b)), timeout=30)
+                instance = (a, b)[i % 2]
+                sends.append(asyncio.create_task(desk.sender.say(instance, user, REPORT, i)))
+                await asyncio.sleep(EVERY_S)
+            statuses = await asyncio.gather(*sends)
             assert statuses == [200] * MESSAGES  # every callback acknowledged, outage or not
             await desk.settled(timeout=90)
 
@@ -98,5 +86,3 @@ if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TES
                 went = _log_lines(instance, "Redis unreachable")
                 back = _log_lines(instance, "Redis answers again")
                 assert 1 <= went <= 2 and back == went, desk.logs()  # one per process, no storm
-        finally:
-            await proxy.close()

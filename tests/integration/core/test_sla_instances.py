@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from core import db
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import wecom_settings
-from tests.fakes.sla_load import engineers, free_port, seed, serve, server_config
+from tests.fakes.serve import free_port, serving
+from tests.fakes.sla_load import engineers, seed, server_config
 from tests.fakes.wecom_api import start_fake_wecom
 from webhooks.bootstrap import migrate
 
@@ -67,10 +68,10 @@ if os.environ.get("CHATDESK_TEST_DATABASE_URL") and os.environ.get("CHATDESK_TES
                 )
                 for _ in range(INSTANCES)
             ]
-            with (
-                serve(configs[0], tmp_path, "a"),
-                serve(configs[1], tmp_path, "b"),
-                serve(configs[2], tmp_path, "c"),
+            async with (
+                serving(configs[0], tmp_path, "a"),
+                serving(configs[1], tmp_path, "b"),
+                serving(configs[2], tmp_path, "c"),
             ):
                 done = await eventually(
                     lambda: sum(warned_ids(fake.sent).values()) >= TICKETS, timeout=120, every=0.5

@@ -3,7 +3,6 @@ tickets past the waiting days close, each once, with the notice and the card upd
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -25,9 +24,6 @@ from core.tickets.workflow import Status
 from core.uow import SqlUnitOfWork
 from webhooks.bootstrap import migrate
 
-PG = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
-BACKENDS = ["database_url", "sqlite_url"] if PG else ["database_url"]
-BACKEND_IDS = ["postgresql", "sqlite"] if PG else ["sqlite"]
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 6, 20, 9, 0, tzinfo=SH)
 ZHANG = Person(
@@ -61,14 +57,9 @@ def resolved(tid: int, days_ago: float, *, close: bool = False) -> Ticket:
     return t
 
 
-@pytest.fixture(params=BACKENDS, ids=BACKEND_IDS)
-def url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue(request.param)
-
-
 @pytest.fixture
-async def engine(url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.make_engine(url)
+async def engine(each_backend_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = db.make_engine(each_backend_url)
     await migrate(engine)
     async with SqlUnitOfWork(engine) as uow:
         for person in (ZHANG, CUSTOMER):

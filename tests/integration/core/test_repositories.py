@@ -4,7 +4,6 @@ CHATDESK_TEST_DATABASE_URL is set (and then SQLite as well), else SQLite."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,10 +25,6 @@ from core.tickets.workflow import Status
 from core.uow import SqlUnitOfWork
 from webhooks.bootstrap import migrate
 
-PG = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
-BACKENDS = ["database_url", "sqlite_url"] if PG else ["database_url"]
-BACKEND_IDS = ["postgresql", "sqlite"] if PG else ["sqlite"]
-
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2025, 6, 10, 10, 0, 0, 123456, tzinfo=SH)  # microseconds survive the round trip
 
@@ -47,14 +42,9 @@ C1 = Person(id="cust-a", name="王先生", identities={"wecom": "wang-ext"})
 C2 = Person(id="cust-b", name="赵女士", identities={"dingtalk": "zhao-ext"})
 
 
-@pytest.fixture(params=BACKENDS, ids=BACKEND_IDS)
-def url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue(request.param)
-
-
 @pytest.fixture
-async def engine(url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.make_engine(url)
+async def engine(each_backend_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = db.make_engine(each_backend_url)
     await migrate(engine)
     async with SqlUnitOfWork(engine) as uow:
         for person in (ZHANG, LI, C1, C2):

@@ -4,7 +4,6 @@ SQLite as well), else SQLite."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -30,10 +29,6 @@ from core.tickets.model import Ticket
 from core.tickets.workflow import Status
 from core.uow import SqlUnitOfWork
 from webhooks.bootstrap import migrate
-
-PG = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
-BACKENDS = ["database_url", "sqlite_url"] if PG else ["database_url"]
-BACKEND_IDS = ["postgresql", "sqlite"] if PG else ["sqlite"]
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 6, 11, 15, 0, tzinfo=SH)  # Wednesday afternoon in Shanghai
@@ -120,14 +115,9 @@ PART_REQUESTS = [
 ]
 
 
-@pytest.fixture(params=BACKENDS, ids=BACKEND_IDS)
-def url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue(request.param)
-
-
 @pytest.fixture
-async def engine(url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.make_engine(url)
+async def engine(each_backend_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = db.make_engine(each_backend_url)
     await migrate(engine)
     async with SqlUnitOfWork(engine) as uow:
         for person in PEOPLE:
@@ -214,8 +204,8 @@ async def test_month(engine: AsyncEngine) -> None:
     assert [tuple(x) for x in f["top_engineers"]] == [("张伟", 2), ("王强", 1)]
 
 
-async def test_an_empty_desk_gives_zeros_and_dashes(url: str) -> None:
-    engine = db.make_engine(url)
+async def test_an_empty_desk_gives_zeros_and_dashes(each_backend_url: str) -> None:
+    engine = db.make_engine(each_backend_url)
     await migrate(engine)
     try:
         async with engine.connect() as conn:

@@ -16,7 +16,6 @@ from webhooks.bootstrap import Services
 from webhooks.keys import SERVICES
 from webhooks.receive import receive
 from webhooks.settings import Settings
-from webhooks.stream import start_dingtalk_stream
 
 
 async def setup_channels(services: Services, *, inbound: bool = True) -> None:
@@ -45,6 +44,8 @@ async def setup_channels(services: Services, *, inbound: bool = True) -> None:
         services.decoders["dingtalk"] = ding
         services.platforms.setdefault("dingtalk", ding)
         if settings.dingtalk.stream and inbound:
+            from webhooks.stream import start_dingtalk_stream  # the SDK: 30 MB, when used
+
             start_dingtalk_stream(services, ding)
 
 

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-from openpyxl import Workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -35,6 +34,8 @@ def csv_response(
 def xlsx_response(
     head: list[str] | tuple[str, ...], rows: list[list[Any]], name: str, *, title: str
 ) -> web.Response:
+    from openpyxl import Workbook  # 30 MB with numpy: imported at the first xlsx download
+
     book = Workbook()
     sheet = book.active
     sheet.title = title[:31]

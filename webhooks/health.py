@@ -9,7 +9,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from webhooks.keys import SERVICES
-from webhooks.stream import stream_checks
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -33,7 +32,10 @@ async def readyz(request: web.Request) -> web.Response:
             checks["cache"] = "ok: Redis unreachable, the database stands in"
     except Exception:
         checks["cache"] = "unreachable"
-    checks.update(stream_checks(services))
+    if services.streams:  # the Stream SDK is imported only where a connection runs
+        from webhooks.stream import stream_checks
+
+        checks.update(stream_checks(services))
     ready = all(v.startswith("ok") for v in checks.values())
     return web.json_response(
         {"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503

@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import io
 from html import escape
+from typing import Any
 
-import segno
+
+def _qr(url: str) -> Any:
+    import segno  # imported at the first QR code (not every process draws one)
+
+    return segno.make(url, error="m")
 
 
 def qr_svg(url: str, *, scale: int = 4) -> bytes:
     out = io.BytesIO()
-    segno.make(url, error="m").save(out, kind="svg", scale=scale, border=2, xmldecl=True)
+    _qr(url).save(out, kind="svg", scale=scale, border=2, xmldecl=True)
     return out.getvalue()
 
 
 def qr_png(url: str, *, scale: int = 8) -> bytes:
     out = io.BytesIO()
-    segno.make(url, error="m").save(out, kind="png", scale=scale, border=2)
+    _qr(url).save(out, kind="png", scale=scale, border=2)
     return out.getvalue()
 
 
 def _inline_svg(url: str) -> str:
     out = io.BytesIO()
-    segno.make(url, error="m").save(
-        out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True, omitsize=True
-    )
+    _qr(url).save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True, omitsize=True)
     return out.getvalue().decode()
 
 

@@ -19,22 +19,13 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-import jieba
-from jieba.posseg import POSTokenizer
-from pypinyin import Style, lazy_pinyin
-
+from core.kb.dictionary import CONTEXT, VERB_OR_ADJECTIVE
 from core.kb.lexicon import REQUEST_ACTIONS, REQUEST_INTENTS, STOPWORDS
-
-jieba.setLogLevel(60)  # jieba prints its dictionary loading to stderr otherwise
+from core.kb.pinyin import syllable as _syllable
 
 # Kinds of features and how much a match of each counts.
 KIND_WEIGHTS = {"w": 1.0, "c": 3.0, "s": 1.2, "b": 0.45, "p": 0.2}
-
-# jieba part-of-speech tags (first letter) of words that set the scene rather than name a
-# fault: time, numeral, locality, onomatopoeia, state, pronoun, adverb, place, measure, ...
-_CONTEXT_TAGS = frozenset("tmfozrdsqupcye")
 
 # After a verb these tell what happened (买了, 新买的, 借来) rather than what is asked.
 _DONE = ("了", "的", "过", "来")
@@ -59,34 +50,6 @@ def codes_in(text: str) -> list[str]:
     found = [f"0x{int(h, 16):x}" for h in _HEX.findall(text)]
     found += [code_key(*m) for m in _CODE.findall(_HEX.sub(" ", text))]
     return found
-
-
-@lru_cache(maxsize=65536)
-def _syllable(char: str) -> str:
-    return lazy_pinyin(char, style=Style.NORMAL)[0]
-
-
-@lru_cache(maxsize=1)
-def _base_tokenizer() -> jieba.Tokenizer:
-    base = jieba.Tokenizer()
-    base.initialize()
-    return base
-
-
-def _fresh_tokenizer() -> jieba.Tokenizer:
-    """A tokenizer with jieba's dictionary and none of another analyzer's words (fast copy)."""
-    base = _base_tokenizer()
-    tokenizer = jieba.Tokenizer()
-    tokenizer.FREQ = dict(base.FREQ)
-    tokenizer.total = base.total
-    tokenizer.initialized = True
-    return tokenizer
-
-
-@lru_cache(maxsize=1)
-def _word_tags() -> dict[str, str]:
-    """jieba's part-of-speech of each dictionary word (read-only)."""
-    return dict(POSTokenizer(_base_tokenizer()).word_tag_tab)
 
 
 @dataclass(frozen=True)
@@ -123,10 +86,13 @@ class Analysis:
 
 
 class Analyzer:
+    """Built at the first search of a process (jieba and its dictionary are loaded then)."""
+
     def __init__(self, lexicon: Lexicon) -> None:
+        from core.kb.tokenizer import CompactTokenizer  # jieba: only where searches run
+
         self.lexicon = lexicon
-        self._jieba = _fresh_tokenizer()
-        self._tags = _word_tags()
+        self._jieba = CompactTokenizer()  # jieba's dictionary and this lexicon's words
         groups = [
             tuple(dict.fromkeys(normalize(m) for m in g if normalize(m))) for g in lexicon.synonyms
         ]
@@ -212,10 +178,10 @@ class Analyzer:
         freq = self._jieba.FREQ.get(word, 0)
         surprise = math.log(self._jieba.total / (freq + 1))
         rarity = min(1.0, max(0.15, (surprise - 6.5) / 4))
-        tag = self._tags.get(word) or "x"
-        if tag[0] in _CONTEXT_TAGS:
+        kind = self._jieba.base.word_class(word)
+        if kind == CONTEXT:
             return 0.2 * rarity
-        if tag[0] in "va" and tag != "vn":
+        if kind == VERB_OR_ADJECTIVE:
             return 0.7 * rarity
         return rarity
 

@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.kb.index import Doc
+if TYPE_CHECKING:
+    from core.kb.index import Doc
 
 ARTICLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 MAX_TITLE = 300
@@ -57,6 +58,8 @@ class Article:
     updated_at: datetime | None = None
 
     def doc(self) -> Doc:
+        from core.kb.index import Doc  # numpy and the analyzer: only where searches run
+
         return Doc(
             id=self.id, title=self.title, body=self.body, tags=self.tags, product=self.product
         )

@@ -4,20 +4,26 @@ The index is built from the published articles (sorted by id) and the `kb` confi
 articles give the same ranking on SQLite and PostgreSQL and in every instance. Each search
 first compares a cheap stamp (count and newest change of the published articles); when it
 differs the index is rebuilt in a worker thread, once, while other searches wait for it.
+
+The index, the analyzer and their libraries (numpy, jieba and its dictionary) are imported and
+loaded at the first search of a process, not before: a process that never searches (the web
+process of `chatdesk serve`, until someone uses the REST search) never carries them.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.kb.engine import build_index
-from core.kb.index import Hit, KbIndex, Vectors
 from core.kb.model import Article
 from core.kb.repository import SqlKbRepository
 from core.settings import DeskConfig
+
+if TYPE_CHECKING:
+    from core.kb.index import Hit, KbIndex, Vectors
 
 MAX_QUERY = 200  # characters of a query that are looked at
 
@@ -29,9 +35,13 @@ class KnowledgeSearch:
         self._stamp: tuple[int, str] | None = None
         self._articles: dict[str, Article] = {}
         self._lock = asyncio.Lock()
-        self._vectors = Vectors()  # analyses kept between rebuilds
+        self._vectors: Vectors | None = None  # analyses kept between rebuilds
 
     def _build(self, articles: Sequence[Article]) -> KbIndex:
+        from core.kb.engine import build_index
+        from core.kb.index import Vectors
+
+        self._vectors = self._vectors or Vectors()
         return build_index(
             [a.doc() for a in articles],
             self._config.kb,
@@ -51,6 +61,8 @@ class KnowledgeSearch:
                 if articles:
                     self._index = await asyncio.to_thread(self._build, articles)
                 else:
+                    from core.kb.index import KbIndex
+
                     self._index = KbIndex.empty()
                 self._articles = {a.id: a for a in articles}
                 self._stamp = stamp

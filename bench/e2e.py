@@ -36,7 +36,19 @@ from typing import Any
 
 from callbacks import bench_database
 from e2e_report import Report
-from e2e_runs import SKILL, acks, cards, drain, memory, quiet, replies, seed_tickets
+from e2e_runs import (
+    BENCH_TOKEN,
+    SKILL,
+    acks,
+    cards,
+    drain,
+    knowledge,
+    memory,
+    quiet,
+    replies,
+    rest_search,
+    seed_tickets,
+)
 from harness import Arrivals, Server, baseline, fakes, serve
 
 
@@ -59,6 +71,7 @@ def desk(a: argparse.Namespace) -> dict[str, Any]:
         "ticket_types": [{"key": "repair", "name": "设备报修", "skills": [SKILL], "fields": []}],
         "assignment": {"auto_dispatch": True},
         "workers": workers,
+        "api_tokens": [BENCH_TOKEN],
     }
 
 
@@ -119,14 +132,20 @@ def warm_up(server: Server, work: Path) -> str:
 
 
 def with_history(server: Server, arrivals: Arrivals, a: argparse.Namespace, work: Path) -> dict:
-    """Write ``--tickets`` closed tickets with SQL, put some load on, read the RSS."""
+    """Write ``--tickets`` closed tickets with SQL, put some load on (帮助, reports, then the
+    knowledge base's articles and questions in chat), read the RSS; then once more after one
+    REST search, which makes the web process load the analyzer too."""
     engineers = [f"e{i}" for i in range(a.engineers)]
     took = asyncio.run(seed_tickets(server.database_url, a.tickets, engineers))
     print(f"  seeded {a.tickets:,} tickets in {took:.1f} s", flush=True)
     replies([server], arrivals, 50 * a.scale, a.seconds, work, a.drain)
     cards(server, arrivals, 5 * a.scale, a.seconds, work, a.drain)
+    kb = knowledge(server, work, min(a.seconds, 5), server.database_url, a.drain)
     got = memory(server)
-    print(f"  RSS (now, peak) MB: {got}", flush=True)
+    print(f"  knowledge questions: {kb}; RSS (now, peak) MB: {got}", flush=True)
+    found = rest_search(server)
+    got["after_rest_search"] = memory(server)["main"]
+    print(f"  REST search found {found}; RSS of serve then: {got['after_rest_search']}", flush=True)
     return got
 
 

@@ -88,6 +88,14 @@ class Report:
         )  # fmt: skip
         row("RSS MB now / peak: instance", lambda c: self.rss(c.get("rss"), main=True))
         row("RSS MB now / peak: its worker processes", lambda c: self.rss(c.get("rss"), main=False))
+        row(
+            "RSS MB now / peak: instance after a REST KB search",
+            lambda c: (
+                self.rss({"main": c["rss"].get("after_rest_search")}, main=True)
+                if c.get("rss") and "after_rest_search" in c["rss"]
+                else "—"
+            ),
+        )
         return out
 
     @staticmethod

@@ -5,9 +5,14 @@ Every function returns a small dict of figures and counts; nothing here prints a
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,11 @@ from tests.fakes.processes import children
 DEPTH = 4  # serve, its worker processes, and whatever they start in turn
 
 REPORT = "报修 注塑机报警 E31 第{n}台"
+KB_ARTICLES = (
+    Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "kb" / "articles.jsonl"
+)
+KB_QUESTION = "知识 空压机启动不了"
+BENCH_TOKEN = "bench-token-0123456789-abcdefghijklmnop"  # the REST API's bearer token
 SKILL = "注塑机"
 TICKET_NO = re.compile(r"#(\d+)")
 
@@ -195,6 +205,38 @@ def _tickets_and_cards(
         elif user not in customers and kind == "template_card":
             card_at.setdefault(int(found.group(1)), t)
     return ticket_of, card_at
+
+
+def knowledge(server: Server, work: Path, seconds: float, db_url: str, drain: float) -> dict:
+    """The 80 development articles imported with `chatdesk kb import`, then `知识` questions in
+    chat at 5/s (the worker process loads the analyzer and builds the index), drained."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATDESK_")}
+    config = work / f"{server.name}.yaml"
+    cmd = [
+        sys.executable,
+        "-m",
+        "webhooks",
+        "kb",
+        "import",
+        str(KB_ARTICLES),
+        "--config",
+        str(config),
+    ]
+    subprocess.run(
+        cmd, cwd=KB_ARTICLES.parents[3], env=env, check=True, capture_output=True, timeout=300
+    )
+    run = load([server.url], 5, seconds, new_tag(), work, text=KB_QUESTION)
+    return {"acked": len(run.acked), "left": quiet(db_url, timeout=drain)}
+
+
+def rest_search(server: Server) -> list[str]:
+    """One `GET /api/v1/kb/search` on the web process; the ids it found."""
+    q = urllib.parse.quote(KB_QUESTION.split(" ", 1)[1])
+    request = urllib.request.Request(
+        f"{server.url}/api/v1/kb/search?q={q}", headers={"Authorization": f"Bearer {BENCH_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=120) as r:
+        return [hit["id"] for hit in json.loads(r.read())["items"]]
 
 
 def memory(server: Server) -> dict[str, Any]:

@@ -311,11 +311,29 @@ async def start_workers(services: Services) -> None:
     from webhooks.scheduler import start_scheduler
 
     scheduler = start_scheduler(services)
+    warm = asyncio.create_task(_warm_up_kb(services), name="kb-warm-up")
+
+    async def stop_warm_up() -> None:
+        warm.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await warm
+
+    services.closers.append(stop_warm_up)
 
     async def stop_scheduler() -> None:
         scheduler.shutdown(wait=False)
 
     services.closers.append(stop_scheduler)
+
+
+async def _warm_up_kb(services: Services) -> None:
+    """The knowledge index (and jieba's dictionary) loaded where the chat work runs, in the
+    background at start, so that the first search after a start is as fast as any other.
+    Without published articles this is two queries and nothing is loaded."""
+    try:
+        await services.inbox_worker.kb.search.warm_up(services.engine)
+    except Exception:
+        log.warning("knowledge index not built at start; the first search builds it", exc_info=True)
 
 
 SHUTDOWN_STEP_S = 10.0  # no part of the shutdown may hold the process (or a test) forever

@@ -134,8 +134,7 @@ class KbIndex:
         self.n = len(self.docs)
         vectors = vectors or Vectors()
         rows = [vectors.of(analyzer, d) for d in self.docs]
-        self.idf: dict[str, float] = {}
-        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._clear()
         if not rows:
             return
         lengths = np.array([length for _, _, length in rows], dtype=np.float64)
@@ -149,17 +148,49 @@ class KbIndex:
         idf = np.log(1 + (self.n - counts + 0.5) / (counts + 0.5))
         idf_of = np.repeat(idf, counts)
         values = (idf_of * xs * (K1 + 1) / (xs + norm[docs_of])).astype(np.float32)
-        for fid, start, count, f_idf in zip(unique, starts, counts, idf, strict=True):
-            name = vectors.names[fid]
-            self.idf[name] = float(f_idf)
-            self.postings[name] = (docs_of[start : start + count], values[start : start + count])
+        # Postings side by side in two arrays; per feature id (the vocabulary's, which only
+        # grows) where its run starts, how long it is and its idf. No object per feature.
+        self._vocab = vectors.vocab
+        size = len(vectors.names)
+        self._start = np.zeros(size, dtype=np.int64)
+        self._count = np.zeros(size, dtype=np.int64)
+        self._idf_of = np.zeros(size, dtype=np.float64)
+        self._start[unique], self._count[unique], self._idf_of[unique] = starts, counts, idf
+        self._docs_of, self._values = docs_of, values
+
+    def _clear(self) -> None:
+        self._vocab: dict[str, int] = {}
+        self._start = self._count = np.zeros(0, dtype=np.int64)
+        self._idf_of = np.zeros(0, dtype=np.float64)
+        self._docs_of, self._values = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
 
     @classmethod
     def empty(cls) -> KbIndex:
         """An index of nothing (no analyzer needed: every search is empty)."""
         index = cls.__new__(cls)
-        index.cutoff, index.docs, index.n, index.idf, index.postings = Cutoff(), [], 0, {}, {}
+        index.cutoff, index.docs, index.n = Cutoff(), [], 0
+        index._clear()
         return index
+
+    def _fid(self, feature: str) -> int | None:
+        fid = self._vocab.get(feature)
+        if fid is None or fid >= len(self._count) or not self._count[fid]:
+            return None  # not in these articles (or a feature seen only by a later rebuild)
+        return fid
+
+    def posting(self, feature: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(article positions ascending, BM25 values) of the articles that have ``feature``."""
+        fid = self._fid(feature)
+        if fid is None:
+            return None
+        start = int(self._start[fid])
+        end = start + int(self._count[fid])
+        return self._docs_of[start:end], self._values[start:end]
+
+    def idf(self, feature: str) -> float:
+        """The feature's idf in these articles; 0.0 when none has it."""
+        fid = self._fid(feature)
+        return 0.0 if fid is None else float(self._idf_of[fid])
 
     def _idf(self, df: int) -> float:
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
@@ -167,7 +198,7 @@ class KbIndex:
     def scores(self, query: str) -> np.ndarray:
         total = np.zeros(self.n, dtype=np.float32)
         for feature in self.analyzer.analyze(query).features:
-            posting = self.postings.get(feature)
+            posting = self.posting(feature)
             if posting is not None:
                 total[posting[0]] += np.float32(KIND_WEIGHTS[feature[0]]) * posting[1]
         return total
@@ -211,7 +242,7 @@ class KbIndex:
         ]
 
     def _has(self, feature: str, doc_index: int) -> bool:
-        posting = self.postings.get(feature)
+        posting = self.posting(feature)
         if posting is None:
             return False
         ids = posting[0]
@@ -236,7 +267,7 @@ class KbIndex:
         evidence = [t for t in terms if not t.entity] or terms
         total = matched = 0.0
         for term in evidence:
-            idf = max((self.idf.get(a, 0.0) for a in term.alts), default=0.0) or max_idf
+            idf = max((self.idf(a) for a in term.alts), default=0.0) or max_idf
             weight = idf * term.generality * (2.0 if term.key[0] == "c" else 1.0)
             total += weight
             matched += weight * self._matched(term, doc_index)

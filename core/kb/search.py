@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.kb.model import Article
 from core.kb.repository import SqlKbRepository
@@ -40,15 +40,18 @@ class KnowledgeSearch:
     def _build(self, articles: Sequence[Article]) -> KbIndex:
         from core.kb.engine import build_index
         from core.kb.index import Vectors
+        from core.kb.tokenizer import release_free_memory
 
         self._vectors = self._vectors or Vectors()
-        return build_index(
+        index = build_index(
             [a.doc() for a in articles],
             self._config.kb,
             part_names=[p.name for p in self._config.parts],
             asset_models=[a.model for a in self._config.assets if a.model],
             vectors=self._vectors,
         )
+        release_free_memory()  # what the analyses and numpy's temporaries left in the heap
+        return index
 
     async def index(self, conn: AsyncConnection) -> KbIndex:
         repo = SqlKbRepository(conn)
@@ -57,16 +60,32 @@ class KnowledgeSearch:
             return self._index
         async with self._lock:
             if self._index is None or stamp != self._stamp:
-                articles = await repo.published()
-                if articles:
-                    self._index = await asyncio.to_thread(self._build, articles)
-                else:
-                    from core.kb.index import KbIndex
-
-                    self._index = KbIndex.empty()
-                self._articles = {a.id: a for a in articles}
-                self._stamp = stamp
+                await self._install(stamp, await repo.published())
+        assert self._index is not None
         return self._index
+
+    async def _install(self, stamp: tuple[int, str], articles: Sequence[Article]) -> None:
+        if articles:
+            self._index = await asyncio.to_thread(self._build, articles)
+        else:
+            from core.kb.index import KbIndex
+
+            self._index = KbIndex.empty()
+        self._articles = {a.id: a for a in articles}
+        self._stamp = stamp
+
+    async def warm_up(self, engine: AsyncEngine) -> None:
+        """Build the index now rather than at the first search (the worker does at start, so
+        that the first question after a restart is answered as fast as any). It holds no
+        connection while it builds; a search that comes meanwhile waits for it."""
+        async with self._lock:
+            if self._index is not None:
+                return
+            async with engine.connect() as conn:
+                repo = SqlKbRepository(conn)
+                stamp = await repo.stamp()
+                articles = await repo.published() if stamp[0] else []
+            await self._install(stamp, articles)
 
     async def search(self, conn: AsyncConnection, query: str, *, limit: int = 5) -> list[Hit]:
         query = query.strip()[:MAX_QUERY]

@@ -9,6 +9,8 @@ trie directly. It cuts text exactly as jieba does with its default dictionary
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import sys
 from functools import lru_cache
 from typing import Any
@@ -36,7 +38,16 @@ jieba = _import_jieba()
 @lru_cache(maxsize=1)
 def default_dictionary() -> Dictionary:
     """jieba's default dictionary (the file jieba itself reads), once per process."""
-    return Dictionary(jieba.Tokenizer().get_dict_file)
+    dictionary = Dictionary(jieba.Tokenizer().get_dict_file)
+    release_free_memory()
+    return dictionary
+
+
+def release_free_memory() -> None:
+    """Hand the heap that building freed back to the system: glibc keeps it otherwise (some 16
+    MB after the trie's builder, counted in the process's RSS). Elsewhere, nothing happens."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 class Frequencies:

@@ -122,3 +122,21 @@ async def test_upsert_keeps_counters_and_events_are_stored(engine: AsyncEngine) 
         assert stored.created_at == T0
         assert await uow.kb.count(status=ArticleStatus.PUBLISHED) == 80
         assert await uow.kb.get("nope") is None
+
+
+async def test_a_warmed_up_index_serves_the_first_search(engine: AsyncEngine) -> None:
+    search = KnowledgeSearch(DeskConfig())
+    await search.warm_up(engine)
+    built = search._index
+    assert built is not None and built.n == len(kb_data.articles())
+    async with engine.connect() as conn:
+        assert (await search.search(conn, "空压机排气温度高 AL-21"))[0].id == "KB-013"
+        assert await search.index(conn) is built  # nothing changed: not built again
+    assert await rankings(engine) == [
+        [(h.id, h.score) for h in await _search(search, engine, q)] for q in QUERIES
+    ]
+
+
+async def _search(search: KnowledgeSearch, engine: AsyncEngine, query: str) -> list:
+    async with engine.connect() as conn:
+        return await search.search(conn, query)

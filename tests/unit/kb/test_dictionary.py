@@ -45,9 +45,7 @@ def test_the_same_cuts_as_jieba(pair: tuple[jieba.Tokenizer, CompactTokenizer]) 
             assert list(compact.cut_for_search(text, HMM=hmm)) == list(
                 reference.cut_for_search(text, HMM=hmm)
             )
-            assert list(compact.tokenize(text, HMM=hmm)) == list(
-                reference.tokenize(text, HMM=hmm)
-            )
+            assert list(compact.tokenize(text, HMM=hmm)) == list(reference.tokenize(text, HMM=hmm))
     assert compact.total == reference.total
 
 

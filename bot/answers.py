@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import texts
@@ -21,21 +21,21 @@ from core.tickets.texts import when
 from core.tickets.workflow import OPEN_STATUSES, STATUS_ZH, Status
 from core.uow import SqlUnitOfWork
 
+_OPEN_TICKETS = (  # built once: every chat turn reads it
+    select(db.tickets.c.id, db.tickets.c.fields)
+    .where(
+        db.tickets.c.requester_id == bindparam("requester"),
+        db.tickets.c.status.in_([s.value for s in OPEN_STATUSES]),
+    )
+    .order_by(db.tickets.c.id.desc())
+    .limit(20)
+)
+
 
 async def open_facts(conn: AsyncConnection, requester_id: str) -> tuple[OpenFact, ...]:
     """The requester's open tickets with their device and the last staff reply."""
-    t, h = db.tickets, db.ticket_history
-    rows = (
-        await conn.execute(
-            select(t.c.id, t.c.fields)
-            .where(
-                t.c.requester_id == requester_id,
-                t.c.status.in_([s.value for s in OPEN_STATUSES]),
-            )
-            .order_by(t.c.id.desc())
-            .limit(20)
-        )
-    ).all()
+    h = db.ticket_history
+    rows = (await conn.execute(_OPEN_TICKETS, {"requester": requester_id})).all()
     if not rows:
         return ()
     replied = dict(

@@ -6,24 +6,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
 from core.queue import insert_ignoring_duplicates
+
+_WHO = (db.dialogs.c.platform == bindparam("platform"), db.dialogs.c.user_id == bindparam("uid"))
+# built once: every chat turn reads the dialog, and a turn that ends one deletes it
+_LOAD = select(db.dialogs.c.state, db.dialogs.c.expires_at).where(*_WHO)
+_CLEAR = delete(db.dialogs).where(*_WHO)
 
 
 async def load(
     conn: AsyncConnection, platform: str, user_id: str, *, now: datetime
 ) -> tuple[dict[str, Any] | None, bool]:
     """The live state, and whether an expired one was just removed."""
-    row = (
-        await conn.execute(
-            select(db.dialogs.c.state, db.dialogs.c.expires_at).where(
-                db.dialogs.c.platform == platform, db.dialogs.c.user_id == user_id
-            )
-        )
-    ).first()
+    row = (await conn.execute(_LOAD, {"platform": platform, "uid": user_id})).first()
     if row is None:
         return None, False
     if row.expires_at <= now:
@@ -50,9 +49,7 @@ async def save(conn: AsyncConnection, platform: str, user_id: str, state: dict[s
 
 
 async def clear(conn: AsyncConnection, platform: str, user_id: str) -> None:
-    await conn.execute(
-        delete(db.dialogs).where(db.dialogs.c.platform == platform, db.dialogs.c.user_id == user_id)
-    )
+    await conn.execute(_CLEAR, {"platform": platform, "uid": user_id})
 
 
 async def take_expired(

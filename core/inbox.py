@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
@@ -93,15 +93,27 @@ async def claim_inbox(
     return sorted((dict(r._mapping) for r in result), key=lambda r: r["id"])
 
 
+_DONE = (  # built once: every chat turn ends with it
+    update(db.inbox)
+    .where(
+        db.inbox.c.id == bindparam("row_id"),
+        db.inbox.c.status == WORKING,
+        db.inbox.c.attempts == bindparam("attempt"),
+    )
+    .values(status=DONE, processed_at=bindparam("at"), error="")
+)
+
+
 async def mark_done(
     conn: AsyncConnection, row_id: int, *, at: datetime, attempt: int | None = None
 ) -> bool:
     """Mark the row handled. With ``attempt``, only while that claim still holds it (False when
     its lease ran out and another worker claimed it: the caller then rolls back)."""
-    stmt = update(db.inbox).where(db.inbox.c.id == row_id)
     if attempt is not None:
-        stmt = stmt.where(db.inbox.c.status == WORKING, db.inbox.c.attempts == attempt)
-    result = await conn.execute(stmt.values(status=DONE, processed_at=at, error=""))
+        result = await conn.execute(_DONE, {"row_id": row_id, "attempt": attempt, "at": at})
+    else:
+        stmt = update(db.inbox).where(db.inbox.c.id == row_id)
+        result = await conn.execute(stmt.values(status=DONE, processed_at=at, error=""))
     return bool(result.rowcount)
 
 

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 PENDING, WORKING, DONE, DEAD = "pending", "working", "done", "dead"
 
 
-def insert_ignoring_duplicates(conn: AsyncConnection, table: Table, index: list[str]) -> Any:
-    """An INSERT that does nothing when the unique ``index`` columns already exist."""
-    dialect = conn.dialect.name
+def insert_ignoring_duplicates(conn: AsyncConnection | str, table: Table, index: list[str]) -> Any:
+    """An INSERT that does nothing when the unique ``index`` columns already exist (``conn``
+    or the dialect's name)."""
+    dialect = conn if isinstance(conn, str) else conn.dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=index)
     if dialect == "sqlite":

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
-from sqlalchemy import Table, event, func, select
+from sqlalchemy import Table, bindparam, event, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import Pool
@@ -54,15 +54,32 @@ async def insert_announcing(
 ) -> bool:
     """INSERT ``row`` unless its ``unique`` columns exist; a new row signals ``channel``.
     True when the row is new."""
-    stmt = insert_ignoring_duplicates(conn, table, unique)
-    if conn.dialect.name == "postgresql":
-        inserted = stmt.values(row).returning(table.c.id).cte("inserted")
-        result = await conn.execute(select(inserted.c.id, notify_clause(channel)))
-        return bool(result.all())
-    new = bool((await conn.execute(stmt.returning(table.c.id), row)).all())
-    if new:
+    stmt = _announcing_insert(conn.dialect.name, table, tuple(unique), tuple(row), channel)
+    new = bool((await conn.execute(stmt, row)).all())
+    if new and conn.dialect.name != "postgresql":
         mark_local(conn, channel)
     return new
+
+
+_built: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], str], Any] = {}
+
+
+def _announcing_insert(
+    dialect: str, table: Table, unique: tuple[str, ...], columns: tuple[str, ...], channel: Channel
+) -> Any:
+    """The statement, built once per shape: the inbox writer and every chat turn run it, and
+    building it anew each time costs more than executing it."""
+    key = (dialect, table.name, unique, columns, channel)
+    stmt = _built.get(key)
+    if stmt is None:
+        base = insert_ignoring_duplicates(dialect, table, list(unique))
+        base = base.values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+        base = base.returning(table.c.id)
+        if dialect == "postgresql":  # the NOTIFY rides along the INSERT ... RETURNING
+            inserted = base.cte("inserted")
+            base = select(inserted.c.id, notify_clause(channel))
+        stmt = _built[key] = base
+    return stmt
 
 
 async def announce(conn: AsyncConnection, channel: Channel) -> None:

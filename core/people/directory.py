@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
 from core.people.model import Person, PersonKind
+from core.queue import insert_ignoring_duplicates
 from core.settings import PersonConfig
 
 
@@ -53,6 +54,40 @@ def person_from_row(row: Any, identities: dict[str, str]) -> Person:
     )
 
 
+def person_values(person: Person) -> dict[str, Any]:
+    """The ``people`` columns a person's own data fills (not id, created_at, last_platform)."""
+    return {
+        "name": person.name,
+        "kind": person.kind.value,
+        "roles": sorted(person.roles),
+        "region": person.region,
+        "skills": list(person.skills),
+        "on_duty": person.on_duty,
+        "max_open": person.max_open,
+        "phone": person.phone,
+        "active": person.active,
+        "prefer_platform": person.prefer_platform,
+    }
+
+
+def _by_identity_statement() -> Any:
+    """The person behind (platform, user_id) with every identity of theirs, built once: the
+    chat worker runs it for every message."""
+    found, every = db.identities.alias("found"), db.identities.alias("every")
+    return (
+        select(db.people, every.c.platform.label("_platform"), every.c.user_id.label("_uid"))
+        .select_from(
+            found.join(db.people, db.people.c.id == found.c.person_id).join(
+                every, every.c.person_id == db.people.c.id
+            )
+        )
+        .where(found.c.platform == bindparam("platform"), found.c.user_id == bindparam("uid"))
+    )
+
+
+_BY_IDENTITY = _by_identity_statement()
+
+
 class SqlPeopleRepository:
     """People of one unit of work; ``get`` remembers whom it read until something is written
     (a scan telling many people about many tickets reads each person once)."""
@@ -80,19 +115,8 @@ class SqlPeopleRepository:
     async def by_identity(self, platform: str, user_id: str) -> Person | None:
         """The person behind a platform identity, with all their identities: one query (the
         chat worker asks this for every message)."""
-        found, every = db.identities.alias("found"), db.identities.alias("every")
         rows = (
-            await self._conn.execute(
-                select(
-                    db.people, every.c.platform.label("_platform"), every.c.user_id.label("_uid")
-                )
-                .select_from(
-                    found.join(db.people, db.people.c.id == found.c.person_id).join(
-                        every, every.c.person_id == db.people.c.id
-                    )
-                )
-                .where(found.c.platform == platform, found.c.user_id == user_id)
-            )
+            await self._conn.execute(_BY_IDENTITY, {"platform": platform, "uid": user_id})
         ).all()
         if not rows:
             return None
@@ -130,18 +154,7 @@ class SqlPeopleRepository:
 
     async def upsert(self, person: Person, *, at: datetime) -> None:
         self._known.clear()
-        values = {
-            "name": person.name,
-            "kind": person.kind.value,
-            "roles": sorted(person.roles),
-            "region": person.region,
-            "skills": list(person.skills),
-            "on_duty": person.on_duty,
-            "max_open": person.max_open,
-            "phone": person.phone,
-            "active": person.active,
-            "prefer_platform": person.prefer_platform,
-        }
+        values = person_values(person)
         changed = await self._conn.execute(
             update(db.people).where(db.people.c.id == person.id).values(**values)
         )
@@ -152,26 +165,19 @@ class SqlPeopleRepository:
         for platform, user_id in person.identities.items():
             await self.link(platform, user_id, person.id, display_name=person.name, at=at)
 
-    async def add_customer(self, person: Person, *, at: datetime) -> None:
-        """A customer seen for the first time: their row and their one identity (two inserts)."""
+    async def add_customer(self, person: Person, *, at: datetime) -> bool:
+        """A customer seen for the first time: their row and their one identity (two inserts).
+        False, with nothing written, when the id is someone else's already."""
         self._known.clear()
-        await self._conn.execute(
-            insert(db.people).values(
-                id=person.id,
-                name=person.name,
-                kind=person.kind.value,
-                roles=sorted(person.roles),
-                region=person.region,
-                skills=list(person.skills),
-                on_duty=person.on_duty,
-                max_open=person.max_open,
-                phone=person.phone,
-                active=person.active,
-                prefer_platform=person.prefer_platform,
-                last_platform=person.last_platform,
-                created_at=at,
-            )
-        )
+        row = {
+            "id": person.id,
+            **person_values(person),
+            "last_platform": person.last_platform,
+            "created_at": at,
+        }
+        stmt = insert_ignoring_duplicates(self._conn, db.people, ["id"])
+        if not (await self._conn.execute(stmt.returning(db.people.c.id), row)).all():
+            return False
         await self._conn.execute(
             insert(db.identities),
             [
@@ -180,6 +186,7 @@ class SqlPeopleRepository:
                 for p, u in person.identities.items()
             ],
         )  # fmt: skip
+        return True
 
     async def link(
         self, platform: str, user_id: str, person_id: str, *, display_name: str, at: datetime
@@ -257,15 +264,14 @@ async def identify(
             await repo.touch_platform(person.id, platform)
             person.last_platform = platform
         return person
-    number = await db.next_customer_number(conn)
-    while await repo.get(f"c{number}") is not None:  # never take over someone else's id
+    while True:  # a number whose id someone else has (a staff "c12") is skipped
         number = await db.next_customer_number(conn)
-    person = Person(
-        id=f"c{number}",
-        name=display_name or f"客户{number}",
-        kind=PersonKind.CUSTOMER,
-        identities={platform: user_id},
-        last_platform=platform,
-    )
-    await repo.add_customer(person, at=at)
-    return person
+        person = Person(
+            id=f"c{number}",
+            name=display_name or f"客户{number}",
+            kind=PersonKind.CUSTOMER,
+            identities={platform: user_id},
+            last_platform=platform,
+        )
+        if await repo.add_customer(person, at=at):
+            return person

@@ -23,6 +23,7 @@ from bot.ports import Receipt
 from bot.receipts import save_receipt
 from core import outbox
 from core.clock import Clock
+from core.write_lock import begin_write
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class Outcomes:
             waiters, self._waiters = self._waiters, []
             try:
                 async with self.engine.begin() as conn:
+                    await begin_write(conn)  # SQLite: wait for the lock in short steps
                     now = self.clock.now()
                     for receipt, ticket_id in receipts:
                         await save_receipt(conn, receipt, ticket_id=ticket_id, at=now)

@@ -66,6 +66,7 @@ class ChatTurn:
         """Handle the row; False when another worker finished it first (nothing committed)."""
         row_id = row["id"]
         async with SqlUnitOfWork(engine) as uow:
+            await uow.begin_write()  # SQLite: the lock first, so nothing read can go stale
             person = await self._person(uow, item)
             await self._work(uow, row_id, item, person)
             if not await inbox.mark_done(

@@ -6,6 +6,7 @@ Alembic migrations in migrations/ create exactly these tables; keep changes addi
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from sqlalchemy import (
     JSON,
@@ -29,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from core.write_lock import BUSY_TIMEOUT_MS
 
 metadata = MetaData(
     naming_convention={
@@ -436,7 +439,13 @@ async def next_customer_number(conn: AsyncConnection) -> int:
     return await next_counter(conn, "customer")
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def make_engine(
+    url: str, *, echo: bool = False, synchronous: Literal["FULL", "NORMAL"] = "FULL"
+) -> AsyncEngine:
+    """``synchronous`` (SQLite): FULL syncs the write-ahead log at every commit; NORMAL leaves
+    it to the next FULL commit of any process or to the checkpoint, so a power cut (not a
+    crash of the process) may undo the last commits (the worker process's choice: see
+    WorkerSettings.sqlite_synchronous)."""
     if url.startswith("sqlite"):
         from sqlalchemy import event
 
@@ -458,7 +467,8 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.close()
 
         return engine

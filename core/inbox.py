@@ -12,6 +12,7 @@ from core import db
 from core.people.ids import valid_user_id
 from core.queue import DEAD, DONE, PENDING, WORKING
 from core.wake import insert_announcing
+from core.write_lock import begin_write
 
 MAX_KEY = 200
 
@@ -58,6 +59,7 @@ async def claim_inbox(
     rows of one claim belong to different people (and may run concurrently), and a person's next
     row becomes claimable once the one before it is done or dead-lettered. On PostgreSQL the
     claim skips rows another worker holds (``FOR UPDATE SKIP LOCKED``)."""
+    await begin_write(conn)  # SQLite: a claim reads, then writes what it read
     i, j = db.inbox, db.inbox.alias("earlier")
     unfinished = (PENDING, WORKING)
     waiting_behind = exists().where(

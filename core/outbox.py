@@ -13,6 +13,7 @@ from core import db
 from core.messages import Outbound
 from core.queue import DEAD, DONE, PENDING, WORKING
 from core.wake import insert_announcing
+from core.write_lock import begin_write
 
 FETCH_MEDIA = "fetch_media"  # a download queued by the inbox worker, not a message
 
@@ -95,6 +96,7 @@ async def claim_outbox(
     )
     if conn.dialect.name == "postgresql":
         pick = pick.with_for_update(of=o, skip_locked=True)
+    await begin_write(conn)  # SQLite: a claim reads, then writes what it read
     picked = (await conn.execute(pick)).all()
     if not picked:
         return []

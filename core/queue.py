@@ -16,6 +16,8 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.write_lock import begin_write
+
 PENDING, WORKING, DONE, DEAD = "pending", "working", "done", "dead"
 
 
@@ -49,6 +51,7 @@ async def claim(
     )
     if conn.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
+    await begin_write(conn)  # SQLite: a claim reads, then writes what it read
     ids = [r.id for r in await conn.execute(pick)]
     if not ids:
         return []

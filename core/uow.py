@@ -21,6 +21,7 @@ from core.signoff.repository import SqlSignoffRepository
 from core.sla.repository import SqlSlaRepository
 from core.tickets.offers import SqlDispatchRepository
 from core.tickets.repository import SqlTicketRepository
+from core.write_lock import begin_write
 
 
 class UnitOfWork(Protocol):
@@ -97,7 +98,7 @@ class SqlUnitOfWork:
         """A part of the transaction that can fail alone: on an exception (or always, with
         ``keep=False``) its writes are undone and the repositories forget what they loaded,
         so the rest of the transaction never sees a half-changed aggregate."""
-        await self._begun()
+        await self.begin_write()
         nested = await self.conn.begin_nested()
         try:
             yield
@@ -111,17 +112,12 @@ class SqlUnitOfWork:
             await nested.rollback()
             self._repositories()
 
-    async def _begun(self) -> None:
-        """On SQLite the driver opens the real transaction only at the first write, and a
-        SAVEPOINT issued before that would itself be the outermost transaction (its release
-        would commit early). Open it first, taking the write lock at once (IMMEDIATE): a
-        deferred one that reads and then writes can fail outright when another process wrote
-        in between."""
-        if self.conn.dialect.name != "sqlite":
-            return
-        raw = await self.conn.get_raw_connection()
-        if not raw.driver_connection.in_transaction:  # type: ignore[union-attr]
-            await self.conn.exec_driver_sql("BEGIN IMMEDIATE")
+    async def begin_write(self) -> None:
+        """On SQLite, hold the write lock from here to the commit (core/write_lock.py): the
+        driver would otherwise open the transaction only at the first write, so that what was
+        read before it may have changed, and a SAVEPOINT issued before it would itself be the
+        outermost transaction (its release would commit early). Nothing on PostgreSQL."""
+        await begin_write(self.conn)
 
     async def add_outbound(
         self, msg: Outbound, *, at: datetime, due_at: datetime | None = None

@@ -232,11 +232,15 @@ async def build_services(
     clock: Clock | None = None,
     platforms: dict[str, ChatPlatform] | None = None,
     run_migrations: bool = True,
+    worker: bool = False,
 ) -> Services:
+    """``worker``: for a process that runs only the workers (``chatdesk worker``, serve's child),
+    whose SQLite commits may leave the log's sync to the next acknowledging commit."""
     clock = clock or SystemClock()
     desk = settings.desk()
     ensure_sqlite_dir(settings.database_url)
-    engine = db.make_engine(settings.database_url)
+    relaxed = worker and settings.workers.sqlite_synchronous == "normal"
+    engine = db.make_engine(settings.database_url, synchronous="NORMAL" if relaxed else "FULL")
     if run_migrations:
         await migrate(engine)
     await sync_directory(engine, desk, clock.now())

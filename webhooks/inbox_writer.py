@@ -20,6 +20,7 @@ from bot.inbound import CardAction, ChatMessage
 from core import db, inbox, wake
 from core.clock import Clock
 from core.queue import PENDING, insert_ignoring_duplicates
+from core.write_lock import begin_write
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
@@ -123,6 +124,7 @@ class InboxWriter:
             for r in rows
         ]
         async with self.engine.begin() as conn:
+            await begin_write(conn)  # SQLite: wait for the lock in short steps
             stmt = insert_ignoring_duplicates(conn, db.inbox, ["platform", "dedupe_key"]).returning(
                 db.inbox.c.platform, db.inbox.c.dedupe_key
             )

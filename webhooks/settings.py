@@ -105,6 +105,12 @@ class WorkerSettings(BaseModel):
     scan_interval_s: float = Field(
         default=60.0, gt=0, description="SLA, assignment, auto-close scans"
     )
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        default="normal",
+        description="SQLite, worker processes: normal leaves syncing the log to the next"
+        " acknowledging commit (a power cut may undo the last turns, which are then handled"
+        " again); full syncs every commit (about half the throughput)",
+    )
     inbox_lease_s: float = Field(
         default=60.0,
         ge=1,

@@ -137,7 +137,7 @@ async def _listen_to_parent(
 
 async def run_worker(settings: Settings, *, run_migrations: bool, from_serve: bool) -> None:
     """``chatdesk worker``: run until SIGTERM/SIGINT (or, as serve's child, until its pipe closes)."""
-    services = await build_services(settings, run_migrations=run_migrations)
+    services = await build_services(settings, run_migrations=run_migrations, worker=True)
     from webhooks.channels import setup_channels
 
     await setup_channels(services, inbound=False)

@@ -8,6 +8,7 @@ which also knows the make-up working days 调休), and has working hours on its 
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left, bisect_right
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -48,10 +49,8 @@ def uncovered_years(years: range) -> list[int]:
 def _cn_workday(day: date) -> bool | None:
     """chinese-calendar's answer, or None when the year is outside its tables (then the
     weekly pattern alone decides: weekends off, no holidays; logged once per year)."""
-    import chinese_calendar
-
     try:
-        return bool(chinese_calendar.is_workday(day))
+        return _cn_answer(day)
     except NotImplementedError:
         if day.year not in _fallback_years:
             _fallback_years.add(day.year)
@@ -64,6 +63,15 @@ def _cn_workday(day: date) -> bool | None:
                 DATA_VERSION,
             )
         return None
+
+
+@lru_cache(maxsize=8192)
+def _cn_answer(day: date) -> bool:
+    """chinese-calendar's answer for a day of a year it covers, remembered (it checks its
+    coverage on every call); a year it does not cover raises every time (not remembered)."""
+    import chinese_calendar
+
+    return bool(chinese_calendar.is_workday(day))
 
 
 @lru_cache(maxsize=64)
@@ -136,22 +144,98 @@ def add_business_minutes(cal: CalendarConfig, start: datetime, minutes: int) -> 
 
 
 def business_time_between(cal: CalendarConfig, start: datetime, end: datetime) -> timedelta:
-    """Working time from ``start`` to ``end`` (both aware); zero when ``end`` is not later."""
+    """Working time from ``start`` to ``end`` (both aware); zero when ``end`` is not later.
+
+    The first and the last day are walked span by span; the whole days between are counted
+    (:func:`_whole_days`), so a ticket a year overdue costs what one a day overdue does."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must carry a time zone")
     if end <= start:
         return timedelta(0)
     tz = ZoneInfo(cal.timezone)
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    first, last = local_start.date(), local_end.date()
     total = timedelta(0)
-    day = local_start.date()
-    while day <= local_end.date():
+    for day in {first, last}:
         for span_start, span_end in _day_spans(cal, day, tz):
             lo, hi = max(span_start, local_start), min(span_end, local_end)
             if hi > lo:
                 total += hi - lo
-        day += timedelta(days=1)
+    if last - first > timedelta(days=1):
+        total += _whole_days(cal, first + timedelta(days=1), last - timedelta(days=1))
     return total
+
+
+def _length(spans: tuple[tuple[time, time], ...]) -> timedelta:
+    """A day's working time on the wall clock, as ``_day_spans`` counts it ("24:00" is the
+    next midnight)."""
+    total = timedelta(0)
+    for begin, end in spans:
+        stop = timedelta(days=1) if end == time.max else _since_midnight(end)
+        total += stop - _since_midnight(begin)
+    return total
+
+
+def _since_midnight(t: time) -> timedelta:
+    return timedelta(hours=t.hour, minutes=t.minute, seconds=t.second, microseconds=t.microsecond)
+
+
+def _week(cal: CalendarConfig, year: int) -> tuple[timedelta, ...]:
+    """Each weekday's working time in ``year`` on a day no list names (see ``working_spans``:
+    in a year chinese-calendar covers, such a day is a working day Monday to Friday only)."""
+    hours = [tuple(cal.hours.get(d, [])) for d in _WEEKDAYS]  # type: ignore[call-overload]
+    if cal.holidays == "cn" and _cn_covers(year):
+        return tuple(_length(_spans(h or hours[0])) if i < 5 else timedelta(0)
+                     for i, h in enumerate(hours))  # fmt: skip
+    return tuple(_length(_spans(h)) for h in hours)
+
+
+def _whole_days(cal: CalendarConfig, first: date, last: date) -> timedelta:
+    """Working time of the whole days ``first`` to ``last`` (inclusive): per calendar year,
+    whole weeks and the weekdays left over from the year's weekly pattern, then each day some
+    list names (the calendar's extra days, chinese-calendar's holidays and 调休 make-up working
+    days) corrected to what ``working_spans`` says of it."""
+    named = _named_days(cal.holidays == "cn", tuple(cal.extra_workdays), tuple(cal.extra_holidays))
+    total = timedelta(0)
+    for year in range(first.year, last.year + 1):
+        lo, hi = max(first, date(year, 1, 1)), min(last, date(year, 12, 31))
+        if cal.holidays == "cn" and not _cn_covers(year):
+            _cn_workday(lo)  # logs the fallback once for the year, as a walk would
+        week = _week(cal, year)
+        weeks, rest = divmod((hi - lo).days + 1, 7)
+        total += weeks * sum(week, timedelta(0))
+        total += sum((week[(lo.weekday() + i) % 7] for i in range(rest)), timedelta(0))
+        for day in named[bisect_left(named, lo) : bisect_right(named, hi)]:
+            total += _length(working_spans(cal, day)) - week[day.weekday()]
+    return total
+
+
+@lru_cache(maxsize=1)
+def _cn_range() -> tuple[int, int]:
+    """The years chinese-calendar answers for (as its own check: its holidays' years)."""
+    from chinese_calendar import constants
+
+    years = [d.year for d in constants.holidays]
+    return min(years), max(years)
+
+
+def _cn_covers(year: int) -> bool:
+    first, last = _cn_range()
+    return first <= year <= last
+
+
+@lru_cache(maxsize=64)
+def _named_days(
+    cn: bool, extra_workdays: tuple[date, ...], extra_holidays: tuple[date, ...]
+) -> list[date]:
+    """Every day that some list names, sorted: the only days that may differ from their
+    year's weekly pattern."""
+    days = set(extra_workdays) | set(extra_holidays)
+    if cn:
+        from chinese_calendar import constants
+
+        days |= set(constants.holidays) | set(constants.workdays)
+    return sorted(days)
 
 
 def coverage_notes(calendars: list[CalendarConfig], today: date) -> list[str]:

@@ -18,10 +18,22 @@ Periods start at local midnight in ``config.timezone``: today, this week (Monday
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import reduce
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, extract, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Subquery,
+    and_,
+    case,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
@@ -33,6 +45,7 @@ PERIODS = ("today", "week", "month")
 APPROVED = "approved"  # part_requests.status of an approved request
 _DONE = (Status.RESOLVED, Status.CLOSED, Status.CANCELLED)
 _NOT_DONE = [s.value for s in Status if s not in _DONE]  # an index range per status
+_OPEN = [s for s in Status if s in OPEN_STATUSES]
 
 
 def period_start(period: str, now: datetime, timezone: str) -> datetime:
@@ -62,17 +75,19 @@ def _within(col: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
     return and_(col.is_not(None), col >= start, col <= end)
 
 
-async def _one(conn: AsyncConnection, *columns: Any, where: Any) -> Any:
-    return (await conn.execute(select(*columns).where(*where))).one()._mapping
+def _one(name: str, *columns: Any, where: Any) -> Subquery:
+    return select(*columns).where(*where).subquery(name)
 
 
 async def _figures(conn: AsyncConnection, start: datetime, now: datetime) -> dict[str, Any]:
     """Each figure reads the index range of its own time column (created_at, first_response_at,
-    resolved_at, closed_at) or the open statuses' due times: never the whole table."""
+    resolved_at, closed_at), the open statuses (their count, their due times) or the parts
+    requests decided in the period: never the whole table. Each range is a one-row subquery
+    of one statement (one round trip)."""
     t = db.tickets.c
-    created = await _one(conn, func.count().label("n"), where=[_within(t.created_at, start, now)])
-    responded = await _one(
-        conn,
+    created = _one("created", func.count().label("n"), where=[_within(t.created_at, start, now)])
+    responded = _one(
+        "responded",
         func.avg(_seconds(conn, t.first_response_at, t.created_at)).label("s"),
         where=[_within(t.first_response_at, start, now)],
     )
@@ -85,25 +100,43 @@ async def _figures(conn: AsyncConnection, start: datetime, now: datetime) -> dic
             and_(t.first_response_at.is_not(None), t.first_response_at <= t.response_due_at),
         ),
     )
-    resolved = await _one(
-        conn,
+    resolved = _one(
+        "resolved",
         func.avg(_seconds(conn, t.resolved_at, t.created_at)).label("s"),
         _count(with_due).label("sla_total"),
         _count(in_time).label("sla_met"),
         where=[_within(t.resolved_at, start, now)],
     )
-    closed = await _one(
-        conn,
+    closed = _one(
+        "closed",
         func.count().label("n"),
         func.avg(t.rating).label("avg_rating"),
         func.count(t.rating).label("rated"),
         where=[t.status == Status.CLOSED.value, _within(t.closed_at, start, now)],
     )
-    overdue = await _one(
-        conn,
+    overdue = _one(
+        "overdue",
         func.count().label("n"),
         where=[t.status.in_(_NOT_DONE), t.resolve_due_at.is_not(None), t.resolve_due_at < now],
     )
+    opened = _one(
+        "opened",
+        *(_count(t.status == s.value).label(s.value) for s in _OPEN),
+        where=[t.status.in_([s.value for s in _OPEN])],
+    )
+    r = db.part_requests.c
+    parts_cost = _one(
+        "parts_cost",
+        func.coalesce(func.sum(r.cost), literal(0.0)).label("yuan"),
+        where=[r.status == APPROVED, _within(r.decided_at, start, now)],
+    )
+    ranges = (created, responded, resolved, closed, overdue, opened, parts_cost)
+    joined = reduce(lambda a, b: a.join(b, true()), ranges[1:], ranges[0])  # each one row
+    row = (await conn.execute(select(*(c for q in ranges for c in q.c)).select_from(joined))).one()
+    got = {q.name: {c.name: row._mapping[c] for c in q.c} for q in ranges}
+    created, responded, resolved, closed, overdue = (got[q.name] for q in ranges[:5])
+    open_by = [(STATUS_ZH[s], int(got["opened"][s.value])) for s in _OPEN]
+    open_by = [(name, n) for name, n in open_by if n]
 
     def num(value: Any) -> float | None:
         return None if value is None else round(float(value), 2)
@@ -118,18 +151,10 @@ async def _figures(conn: AsyncConnection, start: datetime, now: datetime) -> dic
         "sla_met": int(resolved["sla_met"]),
         "avg_rating": num(closed["avg_rating"]),
         "rated": int(closed["rated"]),
+        "open_by_status": open_by,
+        "open_total": sum(n for _, n in open_by),
+        "parts_cost": round(float(got["parts_cost"]["yuan"] or 0.0), 2),
     }
-
-
-async def _open_by_status(conn: AsyncConnection) -> list[tuple[str, int]]:
-    t = db.tickets
-    rows = await conn.execute(
-        select(t.c.status, func.count())
-        .where(t.c.status.in_([s.value for s in OPEN_STATUSES]))
-        .group_by(t.c.status)
-    )
-    counts = {Status(status): int(n) for status, n in rows}
-    return [(STATUS_ZH[s], counts[s]) for s in Status if counts.get(s)]
 
 
 async def _top_engineers(
@@ -150,18 +175,6 @@ async def _top_engineers(
         .limit(limit)
     )
     return [(str(name), int(count)) for name, count in rows]
-
-
-async def _parts_cost(conn: AsyncConnection, start: datetime, now: datetime) -> float:
-    r = db.part_requests
-    value = (
-        await conn.execute(
-            select(func.coalesce(func.sum(r.c.cost), literal(0.0))).where(
-                r.c.status == APPROVED, _within(r.c.decided_at, start, now)
-            )
-        )
-    ).scalar()
-    return round(float(value or 0.0), 2)
 
 
 async def _revenue_and_cost(
@@ -190,16 +203,12 @@ async def summary_card_args(
     """The arguments of the ``summary`` card builder for ``period`` (today | week | month)."""
     start = period_start(period, now, config.timezone)
     tz = ZoneInfo(config.timezone)
-    open_by = await _open_by_status(conn)
     return {
         "period": period,
         "start": start.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         "end": now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         **await _figures(conn, start, now),
-        "open_by_status": open_by,
-        "open_total": sum(n for _, n in open_by),
         "top_engineers": await _top_engineers(conn, start, now, config.reports.top_engineers),
-        "parts_cost": await _parts_cost(conn, start, now),
         **await _revenue_and_cost(conn, start, now),
         **await _knowledge(conn, start, now),
         **await sla_figures(conn, start, now),  # attainment per target, tickets at risk

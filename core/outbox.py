@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core import db
 from core.messages import Outbound
 from core.queue import DEAD, DONE, PENDING, WORKING
-from core.wake import insert_announcing
+from core.wake import insert_announcing, insert_many_announcing
 from core.write_lock import begin_write
 
 FETCH_MEDIA = "fetch_media"  # a download queued by the inbox worker, not a message
@@ -37,13 +37,23 @@ async def add(
     A new row also wakes the relay when the transaction commits (core/wake.py): on PostgreSQL
     the ``pg_notify`` rides along the INSERT ... RETURNING, so it costs no round trip.
     """
+    row = outbox_row(msg, at=at, due_at=due_at)
+    return await insert_announcing(conn, db.outbox, ["dedupe_key"], row, "outbox")
+
+
+async def add_many(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Rows of :func:`outbox_row` queued together (multi-row INSERTs), in their order."""
+    await insert_many_announcing(conn, db.outbox, ["dedupe_key"], rows, "outbox")
+
+
+def outbox_row(msg: Outbound, *, at: datetime, due_at: datetime | None = None) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "text": msg.text,
         "card": msg.card,
         "coalesce": msg.coalesce,
         **msg.extra,
     }
-    row = {
+    return {
         "dedupe_key": outbound_key(msg),
         "platform": msg.platform,
         "user_id": msg.user_id,
@@ -58,7 +68,6 @@ async def add(
         "due_at": due_at or at,
         "error": "",
     }
-    return await insert_announcing(conn, db.outbox, ["dedupe_key"], row, "outbox")
 
 
 async def claim_outbox(

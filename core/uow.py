@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core import db, outbox
 from core.assets.repository import SqlAssetRepository
+from core.deferred import DeferringConnection, Writes
 from core.kb.repository import SqlKbRepository
 from core.messages import Event, Outbound
 from core.parts.repository import SqlPartsRepository
@@ -41,6 +42,10 @@ class UnitOfWork(Protocol):
 
     async def commit(self) -> None: ...
 
+    def defer_writes(self) -> None:
+        """From now on the repositories' writes wait and go out grouped (core/deferred.py)."""
+        ...
+
     async def rollback(self) -> None: ...
 
     async def add_outbound(
@@ -57,12 +62,16 @@ class UnitOfWork(Protocol):
 class SqlUnitOfWork:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self.conn: AsyncConnection
+        self.conn: AsyncConnection  # what repositories use: writes deferred on request go first
+        self._raw: AsyncConnection
+        self.writes = Writes()
         self._committed = False
 
     async def __aenter__(self) -> Self:
-        self.conn = await self._engine.connect()
-        await self.conn.begin()
+        self._raw = await self._engine.connect()
+        self.writes = Writes()
+        self.conn = DeferringConnection(self._raw, self.writes)  # type: ignore[assignment]
+        await self._raw.begin()
         self._repositories()
         self._committed = False
         return self
@@ -80,35 +89,49 @@ class SqlUnitOfWork:
         self.settlements = SqlSettlementRepository(self.conn)
 
     async def __aexit__(self, *exc: object) -> None:
+        self.writes.discard()
         try:
             if not self._committed:
-                await self.conn.rollback()
+                await self._raw.rollback()
         finally:
-            await self.conn.close()
+            await self._raw.close()
+
+    def defer_writes(self) -> None:
+        self.writes.deferring = True
+
+    async def flush(self) -> None:
+        await self.writes.flush(self._raw)
 
     async def commit(self) -> None:
-        await self.conn.commit()
+        await self.flush()
+        await self._raw.commit()
         self._committed = True
 
     async def rollback(self) -> None:
-        await self.conn.rollback()
+        self.writes.discard()
+        await self._raw.rollback()
 
     @asynccontextmanager
     async def savepoint(self, *, keep: bool = True) -> AsyncIterator[None]:
         """A part of the transaction that can fail alone: on an exception (or always, with
         ``keep=False``) its writes are undone and the repositories forget what they loaded,
         so the rest of the transaction never sees a half-changed aggregate."""
+        await self.flush()
         await self.begin_write()
-        nested = await self.conn.begin_nested()
+        nested = await self._raw.begin_nested()
         try:
             yield
+            if keep:
+                await self.flush()
         except BaseException:
+            self.writes.discard()
             await nested.rollback()
             self._repositories()
             raise
         if keep:
             await nested.commit()
         else:
+            self.writes.discard()
             await nested.rollback()
             self._repositories()
 
@@ -117,11 +140,15 @@ class SqlUnitOfWork:
         driver would otherwise open the transaction only at the first write, so that what was
         read before it may have changed, and a SAVEPOINT issued before it would itself be the
         outermost transaction (its release would commit early). Nothing on PostgreSQL."""
-        await begin_write(self.conn)
+        await begin_write(self._raw)
 
     async def add_outbound(
         self, msg: Outbound, *, at: datetime, due_at: datetime | None = None
     ) -> None:
+        if self.writes.deferring:
+            row = outbox.outbox_row(msg, at=at, due_at=due_at)
+            self.writes.add("outbox", "add", outbox.add_many, row)
+            return
         await outbox.add(self.conn, msg, at=at, due_at=due_at)
 
     async def mark_processed(self, source: str, *, at: datetime) -> bool:

@@ -82,6 +82,23 @@ def _announcing_insert(
     return stmt
 
 
+async def insert_many_announcing(
+    conn: AsyncConnection,
+    table: Table,
+    unique: list[str],
+    rows: list[dict[str, Any]],
+    channel: Channel,
+) -> int:
+    """INSERT ``rows`` in their order, each unless its ``unique`` columns exist (SQLAlchemy
+    sends them as multi-row INSERTs, "insertmanyvalues"); new rows signal ``channel``, on
+    PostgreSQL with one more statement. Returns how many were new."""
+    stmt = insert_ignoring_duplicates(conn, table, unique).returning(table.c.id)
+    new = len((await conn.execute(stmt, rows)).all())
+    if new:
+        await announce(conn, channel)
+    return new
+
+
 async def announce(conn: AsyncConnection, channel: Channel) -> None:
     """Signal ``channel`` when the current transaction commits."""
     if conn.dialect.name == "postgresql":

@@ -31,11 +31,24 @@ def _asset(row: Any) -> Asset:
 class SqlAssetRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._known: dict[str, Asset | None] = {}  # by key, read with ``get_many``
 
     async def get(self, asset_id: str) -> Asset | None:
+        key = asset_key(asset_id)
+        if key in self._known:
+            return self._known[key]
         a = db.assets
-        row = (await self._conn.execute(select(a).where(a.c.key == asset_key(asset_id)))).first()
+        row = (await self._conn.execute(select(a).where(a.c.key == key))).first()
         return _asset(row) if row else None
+
+    async def get_many(self, asset_ids: list[str]) -> None:
+        """Read many assets in one statement; ``get`` then answers from memory for them."""
+        keys = [k for k in dict.fromkeys(asset_key(i) for i in asset_ids) if k not in self._known]
+        if keys:
+            a = db.assets
+            self._known.update(dict.fromkeys(keys))
+            rows = await self._conn.execute(select(a).where(a.c.key.in_(keys)))
+            self._known.update({r.key: _asset(r) for r in rows})
 
     async def list(self, *, limit: int | None = None, after: str | None = None) -> list[Asset]:
         """By upper-cased id; after the key ``after`` when given (keyset: nothing skipped over)."""
@@ -67,6 +80,7 @@ class SqlAssetRepository:
 
     async def upsert(self, asset: Asset, *, at: datetime) -> bool:
         """Insert or update by id (ignoring case); True when it was new."""
+        self._known.clear()
         a = db.assets
         values = {name: getattr(asset, name) for name in _FIELDS}
         result = await self._conn.execute(

@@ -88,6 +88,12 @@ def _by_identity_statement() -> Any:
 _BY_IDENTITY = _by_identity_statement()
 
 
+def _person(rows: list[Any]) -> Person | None:
+    """A person from their rows joined with their identities (none: nobody)."""
+    found = {r.id_platform: r.id_user for r in rows if r.id_platform is not None}
+    return person_from_row(rows[0], found) if rows else None
+
+
 class SqlPeopleRepository:
     """People of one unit of work; ``get`` remembers whom it read until something is written
     (a scan telling many people about many tickets reads each person once)."""
@@ -107,10 +113,34 @@ class SqlPeopleRepository:
                 .where(db.people.c.id == person_id)
             )
         ).all()
-        found = {r.id_platform: r.id_user for r in rows if r.id_platform is not None}
-        person = person_from_row(rows[0], found) if rows else None
+        person = _person(rows)
         self._known[person_id] = person
         return person
+
+    def remember(self, people: list[Person]) -> None:
+        """People read elsewhere with their identities (the dispatch roster): ``get`` answers
+        from memory for them."""
+        self._known.update({p.id: p for p in people})
+
+    async def get_many(self, ids: list[str]) -> None:
+        """Read many people (and their identities) in one statement; ``get`` then answers from
+        memory for them."""
+        missing = [i for i in dict.fromkeys(ids) if i and i not in self._known]
+        if not missing:
+            return
+        i = db.identities.c
+        rows = (
+            await self._conn.execute(
+                select(db.people, i.platform.label("id_platform"), i.user_id.label("id_user"))
+                .select_from(db.people.outerjoin(db.identities, i.person_id == db.people.c.id))
+                .where(db.people.c.id.in_(missing))
+            )
+        ).all()
+        found: dict[str, list[Any]] = {pid: [] for pid in missing}
+        for r in rows:
+            found[r.id].append(r)
+        for pid, mine in found.items():
+            self._known[pid] = _person(mine)
 
     async def by_identity(self, platform: str, user_id: str) -> Person | None:
         """The person behind a platform identity, with all their identities: one query (the

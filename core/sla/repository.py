@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, insert, literal, null, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, insert, literal, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
+from core.deferred import deferring, executemany
 from core.sla.clocks import Clock, Pause
 from core.tickets.model import HistoryEntry
 from core.tickets.workflow import OPEN_STATUSES
@@ -68,11 +69,22 @@ def _same(a: Clock, b: Clock) -> bool:
 class SqlSlaRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._known: dict[int, dict[str, Clock]] = {}  # clocks read with ``preload``
 
     async def get(self, ticket_id: int) -> dict[str, Clock]:
+        if ticket_id in self._known:
+            return dict(self._known[ticket_id])
         c = db.sla_clocks.c
         rows = await self._conn.execute(select(db.sla_clocks).where(c.ticket_id == ticket_id))
         return {r.name: clock_from_row(r) for r in rows}
+
+    async def preload(self, ticket_ids: list[int]) -> None:
+        """Read the clocks of many tickets in one statement for ``store`` to compare with
+        (kept current by ``store``; the scan's marks are not: only ``store`` may use them)."""
+        missing = [i for i in dict.fromkeys(ticket_ids) if i not in self._known]
+        if missing:
+            self._known.update({i: {} for i in missing})
+            self._known.update(await self.many(missing))
 
     async def many(self, ticket_ids: list[int]) -> dict[int, dict[str, Clock]]:
         c = db.sla_clocks.c
@@ -88,22 +100,26 @@ class SqlSlaRepository:
         """Write what changed; the scan's marks stay, and the next check follows from them."""
         t = db.sla_clocks
         before = await self.get(ticket_id)
+        if ticket_id in self._known:
+            self._known[ticket_id] = dict(clocks)
+        writes = deferring(self._conn)
         for name, clock in clocks.items():
             old = before.get(name)
             if old is not None and _same(old, clock):
                 continue
             if old is None:
-                await self._conn.execute(
-                    insert(t).values(
-                        ticket_id=ticket_id, name=name, **_values(clock), check_at=clock.check_at
-                    )
-                )
+                row = {"ticket_id": ticket_id, "name": name, **_values(clock)}
+                row["check_at"] = clock.check_at
+                if writes is not None:
+                    writes.add("sla_clocks", "insert", executemany(_INSERT), row)
+                else:
+                    await self._conn.execute(_INSERT, row)
                 continue
-            await self._conn.execute(
-                update(t)
-                .where(t.c.ticket_id == ticket_id, t.c.name == name)
-                .values(**_values(clock), check_at=_check_at(clock))
-            )
+            row = {**_values(clock), **_check_params(clock), "k_ticket": ticket_id, "k_name": name}
+            if writes is not None:
+                writes.add("sla_clocks", "update", executemany(_UPDATE), row)
+            else:
+                await self._conn.execute(_UPDATE, row)
         gone = [n for n in before if n not in clocks]
         if gone:
             await self._conn.execute(
@@ -212,15 +228,26 @@ class SqlSlaRepository:
         return [r.id for r in await self._conn.execute(stmt)]
 
 
-def _check_at(clock: Clock) -> Any:
-    """``check_at`` from the new definition and the row's own marks (kept by the scan)."""
-    t = db.sla_clocks
+def _check_params(clock: Clock) -> dict[str, datetime | None]:
+    """The new definition's next checks for ``_UPDATE``, which keeps the row's own marks: none
+    when the clock is met, stopped or paused; else the warning (if it comes before the due
+    time) until warned, then the due time."""
     if clock.met_at or clock.stopped or clock.due_at is None:
-        return null()
-    due = literal(clock.due_at, db.TS)
-    warn = literal(clock.warn_at, db.TS) if clock.warn_at and clock.warn_at < clock.due_at else due
-    return case(
-        (t.c.breached_at.is_not(None), null()),
-        (t.c.warned_at.is_(None), warn),
-        else_=due,
+        return {"c_warn": None, "c_due": None}
+    warn = clock.warn_at if clock.warn_at and clock.warn_at < clock.due_at else clock.due_at
+    return {"c_warn": warn, "c_due": clock.due_at}
+
+
+_T = db.sla_clocks
+_INSERT = insert(_T)
+_UPDATE = (
+    update(_T)
+    .where(_T.c.ticket_id == bindparam("k_ticket"), _T.c.name == bindparam("k_name"))
+    .values(
+        check_at=case(
+            (_T.c.breached_at.is_not(None), null()),
+            (_T.c.warned_at.is_(None), bindparam("c_warn", type_=db.TS)),
+            else_=bindparam("c_due", type_=db.TS),
+        )
     )
+)

@@ -130,12 +130,21 @@ async def dispatch_ticket(cmd: DispatchTicket, ctx: Context) -> Ticket:
 
 async def scan_assignments(cmd: ScanAssignments, ctx: Context) -> int:
     """Offers not accepted within the timeout lapse; their tickets are dispatched again (first
-    every lapse is recorded, then one roster serves every re-dispatch)."""
+    every lapse is recorded, then one roster serves every re-dispatch).
+
+    However many lapsed, the scan reads each table a constant number of times and writes each
+    one in a few grouped statements: the tickets, their offers, people and clocks are read
+    together, and the unit of work defers its writes (core/deferred.py)."""
     minutes = ctx.config.assignment.accept_timeout_minutes
     now = ctx.clock.now()
     lapsed: dict[int, list[Offer]] = defaultdict(list)
     for offer in await ctx.uow.dispatch.due(now - timedelta(minutes=minutes)):
         lapsed[offer.ticket_id].append(offer)
+    if not lapsed:
+        return 0
+    ctx.uow.defer_writes()
+    engineers = [o.person_id for offers in lapsed.values() for o in offers]
+    await _read_ahead(ctx, list(lapsed), engineers)
     again: list[Ticket] = []
     for ticket_id, offers in lapsed.items():
         ticket = await load(ctx, ticket_id)
@@ -155,11 +164,25 @@ async def scan_assignments(cmd: ScanAssignments, ctx: Context) -> int:
             continue
         await ctx.uow.tickets.save(ticket)
         again.append(ticket)
-    roster = await ctx.uow.dispatch.roster() if again else None
+    if not again:
+        return len(lapsed)
+    roster = await ctx.uow.dispatch.roster()
+    ctx.uow.people.remember(roster.staff)  # whom the new cards go to
     why = tx.WHY_TIMEOUT.format(minutes=minutes)
     for ticket in again:
         await dispatch(ticket, ctx, actor=cmd.actor, why_nobody=why, roster=roster)
     return len(lapsed)
+
+
+async def _read_ahead(ctx: Context, ticket_ids: list[int], engineers: list[str]) -> None:
+    """One statement per table for what re-dispatching these tickets reads: the tickets (locked
+    on PostgreSQL) and their histories, offers, SLA clocks and assets, the requesters and the
+    engineers whose offers lapsed."""
+    tickets = await ctx.uow.tickets.get_many(ticket_ids, lock=True)
+    await ctx.uow.dispatch.preload(ticket_ids)
+    await ctx.uow.sla.preload(ticket_ids)
+    await ctx.uow.assets.get_many([t.asset_id for t in tickets if t.asset_id])
+    await ctx.uow.people.get_many([t.requester_id for t in tickets] + engineers)
 
 
 async def transfer_ticket(cmd: TransferTicket, ctx: Context) -> Ticket:

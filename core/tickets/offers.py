@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
+from core.deferred import deferring, executemany
 from core.people.directory import person_from_row
 from core.people.model import Person, PersonKind
 from core.tickets.workflow import Status
@@ -87,28 +89,65 @@ def _from_row(row: Any) -> Offer:
     return Offer(**data)
 
 
+_ADD = insert(db.offers)
+_SAVE = update(db.offers).where(
+    db.offers.c.ticket_id == bindparam("k_ticket"),
+    db.offers.c.round == bindparam("k_round"),
+    db.offers.c.person_id == bindparam("k_person"),
+)
+
+
+def _key(offer: Offer) -> tuple[int, int, str]:
+    return offer.ticket_id, offer.round, offer.person_id
+
+
 class SqlDispatchRepository:
     """Offers, and the roster (engineers' open load and last assignment times)."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._known: dict[int, list[Offer]] = {}  # offers of tickets read with ``preload``
 
     async def add(self, offer: Offer) -> None:
-        await self._conn.execute(insert(db.offers).values(**_values(offer)))
+        if offer.ticket_id in self._known:
+            self._known[offer.ticket_id].append(offer)
+        writes = deferring(self._conn)
+        if writes is not None:
+            writes.add("offers", "add", executemany(_ADD), _values(offer))
+            return
+        await self._conn.execute(_ADD, _values(offer))
 
     async def save(self, offer: Offer) -> None:
+        known = self._known.get(offer.ticket_id, [])
+        for i, other in enumerate(known):
+            if _key(other) == _key(offer):
+                known[i] = offer
+        o = offer
+        row = {**_values(o), "k_ticket": o.ticket_id, "k_round": o.round, "k_person": o.person_id}
+        writes = deferring(self._conn)
+        if writes is not None:
+            writes.add("offers", "save", executemany(_SAVE), row)
+            return
+        await self._conn.execute(_SAVE, row)
+
+    async def preload(self, ticket_ids: list[int]) -> None:
+        """Read the offers of many tickets in one statement; ``for_ticket`` then answers from
+        memory for them (kept current by ``add`` and ``save``)."""
+        missing = [i for i in dict.fromkeys(ticket_ids) if i not in self._known]
+        if not missing:
+            return
         o = db.offers.c
-        await self._conn.execute(
-            update(db.offers)
-            .where(
-                o.ticket_id == offer.ticket_id,
-                o.round == offer.round,
-                o.person_id == offer.person_id,
-            )
-            .values(**_values(offer))
+        rows = await self._conn.execute(
+            select(db.offers).where(o.ticket_id.in_(missing)).order_by(o.ticket_id, o.id)
         )
+        for ticket_id in missing:
+            self._known[ticket_id] = []
+        for r in rows:
+            self._known[r.ticket_id].append(_from_row(r))
 
     async def for_ticket(self, ticket_id: int) -> list[Offer]:
+        if ticket_id in self._known:
+            return list(self._known[ticket_id])
         rows = await self._conn.execute(
             select(db.offers).where(db.offers.c.ticket_id == ticket_id).order_by(db.offers.c.id)
         )
@@ -127,10 +166,10 @@ class SqlDispatchRepository:
         return [_from_row(r) for r in await self._conn.execute(stmt)]
 
     async def roster(self) -> Roster:
-        """Active staff with their open load and last assignment, in one statement: two
-        correlated index lookups per person (tickets by status and assignee, offers by person
-        and assigned_at), never a pass over the history. Identities are not read."""
-        p, t, o = db.people, db.tickets.c, db.offers.c
+        """Active staff with their identities, open load and last assignment, in one
+        statement: two correlated index lookups per person (tickets by status and assignee,
+        offers by person and assigned_at), never a pass over the history."""
+        p, t, o, i = db.people, db.tickets.c, db.offers.c, db.identities.c
         load = (
             select(func.count())
             .where(t.status.in_(LOAD_STATUSES), t.assignee_id == p.c.id)
@@ -138,13 +177,22 @@ class SqlDispatchRepository:
         )
         last = select(func.max(o.assigned_at)).where(o.person_id == p.c.id).scalar_subquery()
         rows = await self._conn.execute(
-            select(p, load.label("open_load"), last.label("last_assigned"))
+            select(
+                p,
+                load.label("open_load"),
+                last.label("last_assigned"),
+                i.platform.label("id_platform"),
+                i.user_id.label("id_user"),
+            )
+            .select_from(p.outerjoin(db.identities, i.person_id == p.c.id))
             .where(p.c.kind == PersonKind.STAFF.value, p.c.active.is_(True))
             .order_by(p.c.id)
         )
         roster = Roster()
-        for row in rows:
-            person = person_from_row(row, {})
+        for _, group in groupby(rows, key=lambda r: r.id):
+            mine = list(group)
+            row = mine[0]
+            person = person_from_row(row, {r.id_platform: r.id_user for r in mine if r.id_user})
             roster.staff.append(person)
             if row.open_load:
                 roster.loads[person.id] = int(row.open_load)

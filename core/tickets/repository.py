@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
+from core.deferred import deferring, executemany
 from core.errors import Conflict
 from core.tickets.model import HistoryEntry, Priority, Ticket
 from core.tickets.workflow import Status
@@ -61,11 +62,23 @@ def history_from_row(row: Any) -> HistoryEntry:
     )
 
 
+_UPDATE = update(db.tickets).where(
+    db.tickets.c.id == bindparam("b_id"), db.tickets.c.version == bindparam("b_version")
+)
+_ADD_HISTORY = insert(db.ticket_history)
+
+
+def _stale(tickets: list[Ticket]) -> Conflict:
+    return Conflict(f"工单 {'、'.join(t.ref for t in tickets)} 刚被其他人修改，请重试")
+
+
 class SqlTicketRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self.seen: dict[int, Ticket] = {}
         self.saved: dict[int, Ticket] = {}  # added or changed in this unit of work
+        self._held: dict[int, int] = {}  # deferred saves: ticket id -> version in the database
+        self._locked: set[int] = set()  # read FOR UPDATE (PostgreSQL): nobody else can change
 
     async def next_id(self) -> int:
         """Numbers count from 1 per installation, without gaps (the counter row is locked)."""
@@ -96,8 +109,40 @@ class SqlTicketRepository:
         self.seen[ticket_id] = ticket
         return ticket
 
+    async def get_many(self, ids: list[int], *, lock: bool = False) -> list[Ticket]:
+        """The tickets of ``ids`` that exist, with their histories, in two statements (those
+        already read come from memory); ``lock`` reads them FOR UPDATE on PostgreSQL."""
+        t, h = db.tickets, db.ticket_history
+        missing = [i for i in dict.fromkeys(ids) if i not in self.seen]
+        if missing:
+            stmt = select(t).where(t.c.id.in_(missing))
+            if lock and self._conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+                self._locked.update(missing)
+            loaded = {r.id: _from_row(r) for r in await self._conn.execute(stmt)}
+            rows = await self._conn.execute(
+                select(h).where(h.c.ticket_id.in_(list(loaded))).order_by(h.c.ticket_id, h.c.id)
+            )
+            for r in rows:
+                loaded[r.ticket_id].history.append(history_from_row(r))
+            self.seen.update(loaded)
+        return [self.seen[i] for i in ids if i in self.seen]
+
     async def save(self, ticket: Ticket) -> None:
-        """Write the changed ticket; a concurrent change in between is refused (version)."""
+        """Write the changed ticket; a concurrent change in between is refused (version).
+        While the unit of work defers writes, the ticket is written once, in its last state,
+        when the held-back writes go out (core/deferred.py)."""
+        writes = deferring(self._conn)
+        if writes is not None:
+            if ticket.id not in self._held:
+                self._held[ticket.id] = ticket.version
+                writes.add("tickets", "update", self._write_held, ticket.id)
+            ticket.version += 1
+            self.saved[ticket.id] = ticket
+            for row in self._history_rows(ticket):
+                writes.add("ticket_history", "insert", executemany(_ADD_HISTORY), row)
+            ticket.new_history.clear()
+            return
         result = await self._conn.execute(
             update(db.tickets)
             .where(db.tickets.c.id == ticket.id, db.tickets.c.version == ticket.version)
@@ -109,24 +154,47 @@ class SqlTicketRepository:
         self.saved[ticket.id] = ticket
         await self._write_history(ticket)
 
+    async def _write_held(self, conn: AsyncConnection, ids: list[int]) -> None:
+        """The deferred saves: each ticket's last state, if its version is still the one read
+        (one executemany where the driver counts its rows, else locked ones together and the
+        others one by one)."""
+        tickets = [self.saved[i] for i in ids]
+        rows = {
+            t.id: {**_row_values(t), "version": t.version, "b_id": t.id, "b_version": held}
+            for t in tickets
+            for held in [self._held.pop(t.id)]
+        }
+        if conn.dialect.supports_sane_multi_rowcount:
+            result = await conn.execute(_UPDATE, list(rows.values()))
+            if result.rowcount != len(rows):
+                raise _stale(tickets)
+            return
+        locked = [rows[t.id] for t in tickets if t.id in self._locked]
+        if locked:
+            await conn.execute(_UPDATE, locked)  # the rows are ours until the commit
+        for t in tickets:
+            if t.id not in self._locked and (await conn.execute(_UPDATE, rows[t.id])).rowcount != 1:
+                raise _stale([t])
+
+    @staticmethod
+    def _history_rows(ticket: Ticket) -> list[dict[str, Any]]:
+        return [
+            {
+                "ticket_id": ticket.id,
+                "at": e.at,
+                "actor_id": e.actor_id,
+                "actor_name": e.actor_name,
+                "channel": e.channel,
+                "action": e.action,
+                "data": e.data,
+            }
+            for e in ticket.new_history
+        ]
+
     async def _write_history(self, ticket: Ticket) -> None:
         if not ticket.new_history:
             return
-        await self._conn.execute(
-            insert(db.ticket_history),
-            [
-                {
-                    "ticket_id": ticket.id,
-                    "at": e.at,
-                    "actor_id": e.actor_id,
-                    "actor_name": e.actor_name,
-                    "channel": e.channel,
-                    "action": e.action,
-                    "data": e.data,
-                }
-                for e in ticket.new_history
-            ],
-        )
+        await self._conn.execute(_ADD_HISTORY, self._history_rows(ticket))
         ticket.new_history.clear()
 
     async def resolved_before(self, cutoff: datetime, *, limit: int) -> list[int]:

@@ -33,6 +33,9 @@ class MemoryDispatch:
             if self._key(o) == self._key(offer):
                 self.offers[i] = copy.deepcopy(offer)
 
+    async def preload(self, ticket_ids: list[int]) -> None:
+        return None  # nothing to read ahead in memory
+
     async def for_ticket(self, ticket_id: int) -> list[Offer]:
         return [copy.deepcopy(o) for o in self.offers if o.ticket_id == ticket_id]
 

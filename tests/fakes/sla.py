@@ -22,6 +22,9 @@ class MemorySla:
     async def get(self, ticket_id: int) -> dict[str, Clock]:
         return {k: replace(v) for k, v in self.clocks.get(ticket_id, {}).items()}
 
+    async def preload(self, ticket_ids: list[int]) -> None:
+        return None  # nothing to read ahead in memory
+
     async def store(self, ticket_id: int, clocks: dict[str, Clock]) -> None:
         before = self.clocks.get(ticket_id, {})
         kept = {}

@@ -41,6 +41,9 @@ class MemoryAssets:
     async def get(self, asset_id: str) -> Asset | None:
         return self.store.assets.get(asset_key(asset_id))
 
+    async def get_many(self, asset_ids: list[str]) -> None:
+        return None  # nothing to read ahead in memory
+
     async def find_in_text(self, text: str) -> Asset | None:
         hits = [a for key, a in self.store.assets.items() if key in (text or "").upper()]
         return max(hits, key=lambda a: len(a.id)) if hits else None
@@ -73,6 +76,10 @@ class MemoryTickets:
         self.seen[ticket_id] = ticket
         self.loaded[ticket_id] = stored.version
         return ticket
+
+    async def get_many(self, ids: list[int], *, lock: bool = False) -> list[Ticket]:
+        found = [await self.get(i) for i in ids]
+        return [t for t in found if t is not None]
 
     async def save(self, ticket: Ticket) -> None:
         stored = self.store.tickets.get(ticket.id)
@@ -120,6 +127,12 @@ class MemoryPeople:
 
     async def get(self, person_id: str) -> Person | None:
         return self.store.people.get(person_id)
+
+    async def get_many(self, ids: list[str]) -> None:
+        return None  # nothing to read ahead in memory
+
+    def remember(self, people: list[Person]) -> None:
+        return None
 
     async def by_identity(self, platform: str, user_id: str) -> Person | None:
         return next(
@@ -194,6 +207,9 @@ class MemoryUnitOfWork:
         )
         self.store.processed |= self._processed
         self.committed = True
+
+    def defer_writes(self) -> None:
+        return None  # memory writes cost nothing
 
     async def rollback(self) -> None:
         self.tickets.seen.clear()

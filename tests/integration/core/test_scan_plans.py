@@ -56,10 +56,13 @@ class Captured:
         finally:
             self.on = False
 
-    def __call__(self, conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+    def __call__(
+        self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
         head = statement.lstrip().split(None, 1)[0].upper()
         if self.on and head in ("SELECT", "WITH", "UPDATE", "DELETE"):
-            self.statements.append((statement, params))
+            # an executemany (the scans' grouped writes) is planned once: its first row's
+            self.statements.append((statement, params[0] if many else params))
 
 
 def pg_seq_scans(plan: Any) -> list[str]:

@@ -130,11 +130,12 @@ async def dispatch_ticket(cmd: DispatchTicket, ctx: Context) -> Ticket:
 
 async def scan_assignments(cmd: ScanAssignments, ctx: Context) -> int:
     """Offers not accepted within the timeout lapse; their tickets are dispatched again (first
-    every lapse is recorded, then one roster serves every re-dispatch).
+    every lapse is recorded, then one roster serves every re-dispatch, kept current as the
+    scan takes tickets back and assigns them).
 
-    However many lapsed, the scan reads each table a constant number of times and writes each
-    one in a few grouped statements: the tickets, their offers, people and clocks are read
-    together, and the unit of work defers its writes (core/deferred.py)."""
+    However many lapsed, the scan reads each table once and writes each one in a grouped
+    statement or two: the tickets, their offers, clocks and people and the roster are read
+    first, and the unit of work defers its writes (core/deferred.py) to the commit."""
     minutes = ctx.config.assignment.accept_timeout_minutes
     now = ctx.clock.now()
     lapsed: dict[int, list[Offer]] = defaultdict(list)
@@ -144,7 +145,7 @@ async def scan_assignments(cmd: ScanAssignments, ctx: Context) -> int:
         return 0
     ctx.uow.defer_writes()
     engineers = [o.person_id for offers in lapsed.values() for o in offers]
-    await _read_ahead(ctx, list(lapsed), engineers)
+    roster = await _read_ahead(ctx, list(lapsed), engineers)
     again: list[Ticket] = []
     for ticket_id, offers in lapsed.items():
         ticket = await load(ctx, ticket_id)
@@ -155,6 +156,7 @@ async def scan_assignments(cmd: ScanAssignments, ctx: Context) -> int:
         if ticket.status is Status.ASSIGNED and ticket.assignee_id in people:
             ticket.record(cmd.actor, now, "expired", engineers=people, minutes=minutes)
             ticket.move_to(Status.NEW, actor=cmd.actor, at=now, reason="超时未接单")
+            roster.unassigned(ticket.assignee_id)  # the roster was read before this change
             ticket.assignee_id = None
         elif ticket.status is Status.NEW:
             if any(o.is_open for o in await ctx.uow.dispatch.for_ticket(ticket.id)):
@@ -164,25 +166,25 @@ async def scan_assignments(cmd: ScanAssignments, ctx: Context) -> int:
             continue
         await ctx.uow.tickets.save(ticket)
         again.append(ticket)
-    if not again:
-        return len(lapsed)
-    roster = await ctx.uow.dispatch.roster()
-    ctx.uow.people.remember(roster.staff)  # whom the new cards go to
     why = tx.WHY_TIMEOUT.format(minutes=minutes)
     for ticket in again:
         await dispatch(ticket, ctx, actor=cmd.actor, why_nobody=why, roster=roster)
     return len(lapsed)
 
 
-async def _read_ahead(ctx: Context, ticket_ids: list[int], engineers: list[str]) -> None:
+async def _read_ahead(ctx: Context, ticket_ids: list[int], engineers: list[str]) -> Roster:
     """One statement per table for what re-dispatching these tickets reads: the tickets (locked
-    on PostgreSQL) and their histories, offers, SLA clocks and assets, the requesters and the
-    engineers whose offers lapsed."""
+    on PostgreSQL) and their histories, offers, SLA clocks and assets, the roster (staff with
+    their identities: whom the cards go to), the requesters and any lapsed engineer who is no
+    longer active. Returns the roster, read before the scan changes any ticket."""
     tickets = await ctx.uow.tickets.get_many(ticket_ids, lock=True)
     await ctx.uow.dispatch.preload(ticket_ids)
     await ctx.uow.sla.preload(ticket_ids)
     await ctx.uow.assets.get_many([t.asset_id for t in tickets if t.asset_id])
+    roster = await ctx.uow.dispatch.roster()
+    ctx.uow.people.remember(roster.staff)
     await ctx.uow.people.get_many([t.requester_id for t in tickets] + engineers)
+    return roster
 
 
 async def transfer_ticket(cmd: TransferTicket, ctx: Context) -> Ticket:

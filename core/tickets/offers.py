@@ -52,6 +52,14 @@ class Roster:
         self.loads[person_id] = self.loads.get(person_id, 0) + 1
         self.last_assigned[person_id] = at
 
+    def unassigned(self, person_id: str) -> None:
+        """A ticket counted in the person's load was taken back from them."""
+        left = self.loads.get(person_id, 0) - 1
+        if left > 0:
+            self.loads[person_id] = left
+        else:
+            self.loads.pop(person_id, None)
+
 
 @dataclass(kw_only=True)
 class Offer:

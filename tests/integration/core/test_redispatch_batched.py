@@ -110,8 +110,8 @@ def actor(person_id: str) -> Actor:
     return person_from_config(cfg).actor(Channel.WECOM)
 
 
-async def desk(engine: AsyncEngine) -> tuple[MessageBus, FixedClock]:
-    await sync_directory(engine, CONFIG, T0)
+async def desk(engine: AsyncEngine, config: DeskConfig = CONFIG) -> tuple[MessageBus, FixedClock]:
+    await sync_directory(engine, config, T0)
     async with SqlUnitOfWork(engine) as uow:
         for n in (1, 2):
             customer = Person(id=f"c{n}", name=f"客户{n}", kind=PersonKind.CUSTOMER,
@@ -119,7 +119,7 @@ async def desk(engine: AsyncEngine) -> tuple[MessageBus, FixedClock]:
             await uow.people.add_customer(customer, at=T0)
         await uow.commit()
     clock = FixedClock(T0)
-    return build_bus(engine, CONFIG, clock), clock
+    return build_bus(engine, config, clock), clock
 
 
 async def report(bus: MessageBus, n: int, type_: str = "repair", device: str = "A-1024") -> None:
@@ -217,7 +217,31 @@ async def test_re_dispatching_many_lapsed_offers_costs_what_one_does(
     clock.advance(minutes=5)  # and now all twelve
     many = await statements(migrated_engine, clock, 12, defer=True)
     at_once = await statements(migrated_engine, clock, 12, defer=False)
-    # reads: the offers due, tickets, histories, offers, clocks, people, roster; writes: each
-    # table a statement or two, before the roster and at the commit
-    assert many == one <= 20
+    # the processed mark; reads: the offers due, tickets, histories, offers, clocks, assets, the
+    # roster, people; writes at the commit: a grouped statement per table and kind (offers
+    # closed and offers made), and PostgreSQL's NOTIFY for the relay
+    assert many == one <= 16
     assert at_once > 6 * 12  # the same scan writing at once: its writes, ticket by ticket
+
+
+async def test_engineers_whose_offers_lapsed_are_free_for_the_other_tickets(
+    migrated_engine: AsyncEngine,
+) -> None:
+    """The roster is read before the scan takes the tickets back: their loads go down with it."""
+    two = CONFIG.model_copy(
+        update={"people": [p.model_copy(update={"max_open": 1}) for p in PEOPLE[:2]] + PEOPLE[4:]}
+    )
+    bus, clock = await desk(migrated_engine, two)
+    for n in range(2):
+        await report(bus, n)
+    t = db.tickets.c
+    query = select(t.id, t.assignee_id, t.status).order_by(t.id)
+    async with migrated_engine.connect() as conn:
+        before = (await conn.execute(query)).all()
+    assert sorted(who for _, who, _ in before) == ["e1", "e2"]  # each at their limit of one
+    clock.advance(minutes=15)
+    assert await bus.handle(ScanAssignments(actor=SYSTEM, source="scan")) == 2
+    async with migrated_engine.connect() as conn:
+        after = (await conn.execute(query)).all()
+    swapped = {"e1": "e2", "e2": "e1"}
+    assert after == [(i, swapped[who], "assigned") for i, who, _ in before]

@@ -18,14 +18,16 @@ Periods start at local midnight in ``config.timezone``: today, this week (Monday
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import reduce
+from functools import lru_cache, reduce
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Subquery,
     and_,
+    bindparam,
     case,
     extract,
     func,
@@ -61,8 +63,8 @@ def period_start(period: str, now: datetime, timezone: str) -> datetime:
     return start.astimezone(UTC)
 
 
-def _seconds(conn: AsyncConnection, later: Any, earlier: Any) -> ColumnElement[Any]:
-    if conn.dialect.name == "postgresql":
+def _seconds(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
+    if dialect == "postgresql":
         return extract("epoch", later - earlier)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
@@ -71,7 +73,7 @@ def _count(cond: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
 
-def _within(col: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
+def _within(col: Any, start: Any, end: Any) -> ColumnElement[bool]:
     return and_(col.is_not(None), col >= start, col <= end)
 
 
@@ -79,16 +81,18 @@ def _one(name: str, *columns: Any, where: Any) -> Subquery:
     return select(*columns).where(*where).subquery(name)
 
 
-async def _figures(conn: AsyncConnection, start: datetime, now: datetime) -> dict[str, Any]:
+@lru_cache(maxsize=4)
+def _figures_query(dialect: str) -> tuple[Select[Any], tuple[Subquery, ...]]:
     """Each figure reads the index range of its own time column (created_at, first_response_at,
     resolved_at, closed_at), the open statuses (their count, their due times) or the parts
     requests decided in the period: never the whole table. Each range is a one-row subquery
-    of one statement (one round trip)."""
+    of one statement (one round trip), built once: ``start`` and ``now`` are parameters."""
+    start, now = bindparam("start", type_=db.TS), bindparam("now", type_=db.TS)
     t = db.tickets.c
     created = _one("created", func.count().label("n"), where=[_within(t.created_at, start, now)])
     responded = _one(
         "responded",
-        func.avg(_seconds(conn, t.first_response_at, t.created_at)).label("s"),
+        func.avg(_seconds(dialect, t.first_response_at, t.created_at)).label("s"),
         where=[_within(t.first_response_at, start, now)],
     )
     with_due = t.resolve_due_at.is_not(None)
@@ -102,7 +106,7 @@ async def _figures(conn: AsyncConnection, start: datetime, now: datetime) -> dic
     )
     resolved = _one(
         "resolved",
-        func.avg(_seconds(conn, t.resolved_at, t.created_at)).label("s"),
+        func.avg(_seconds(dialect, t.resolved_at, t.created_at)).label("s"),
         _count(with_due).label("sla_total"),
         _count(in_time).label("sla_met"),
         where=[_within(t.resolved_at, start, now)],
@@ -132,7 +136,12 @@ async def _figures(conn: AsyncConnection, start: datetime, now: datetime) -> dic
     )
     ranges = (created, responded, resolved, closed, overdue, opened, parts_cost)
     joined = reduce(lambda a, b: a.join(b, true()), ranges[1:], ranges[0])  # each one row
-    row = (await conn.execute(select(*(c for q in ranges for c in q.c)).select_from(joined))).one()
+    return select(*(c for q in ranges for c in q.c)).select_from(joined), ranges
+
+
+async def _figures(conn: AsyncConnection, start: datetime, now: datetime) -> dict[str, Any]:
+    query, ranges = _figures_query(conn.dialect.name)
+    row = (await conn.execute(query, {"start": start, "now": now})).one()
     got = {q.name: {c.name: row._mapping[c] for c in q.c} for q in ranges}
     created, responded, resolved, closed, overdue = (got[q.name] for q in ranges[:5])
     open_by = [(STATUS_ZH[s], int(got["opened"][s.value])) for s in _OPEN]

@@ -183,8 +183,13 @@ def _since_midnight(t: time) -> timedelta:
 def _week(cal: CalendarConfig, year: int) -> tuple[timedelta, ...]:
     """Each weekday's working time in ``year`` on a day no list names (see ``working_spans``:
     in a year chinese-calendar covers, such a day is a working day Monday to Friday only)."""
-    hours = [tuple(cal.hours.get(d, [])) for d in _WEEKDAYS]  # type: ignore[call-overload]
-    if cal.holidays == "cn" and _cn_covers(year):
+    hours = tuple(tuple(cal.hours.get(d, [])) for d in _WEEKDAYS)  # type: ignore[call-overload]
+    return _weekly(hours, cal.holidays == "cn" and _cn_covers(year))
+
+
+@lru_cache(maxsize=64)
+def _weekly(hours: tuple[tuple[str, ...], ...], cn_year: bool) -> tuple[timedelta, ...]:
+    if cn_year:
         return tuple(_length(_spans(h or hours[0])) if i < 5 else timedelta(0)
                      for i, h in enumerate(hours))  # fmt: skip
     return tuple(_length(_spans(h)) for h in hours)

@@ -5,7 +5,8 @@ ticket, 100 engineers), on a SQLite file or on PostgreSQL (its own ``chatdesk_be
 database, dropped afterwards). Timed through the real bus and queries, repeated:
 
 - auto-close with nothing due (the scan that runs every minute);
-- the accept-timeout scan re-dispatching 20 lapsed offers (each to the least loaded engineer);
+- the accept-timeout scan re-dispatching 20 lapsed offers (each to the least loaded engineer),
+  and one lapsed offer (what a scan costs by itself, whatever the number of tickets);
 - the month summary (``统计 本月``: the summary card's figures);
 - the first page and a cursor page of GET /api/v1/tickets' query.
 
@@ -106,22 +107,25 @@ async def run(url: str, n: int, runs: int) -> None:
 
     await timed("auto-close, nothing due", runs, counter, auto_close)
 
-    # each run: 20 other closed tickets become assigned with an offer lapsed an hour ago
+    # each run: other closed tickets become assigned with an offer lapsed an hour ago
     stale = now - timedelta(hours=1)
     top = n - OPEN_NEWEST  # the most recently closed tickets, as lapsed ones would be recent
-    batches = [list(range(top - (i + 1) * LAPSED, top - i * LAPSED)) for i in range(runs)]
-    assert runs * LAPSED < top
+    assert runs * (LAPSED + 1) < top
+    for size in (LAPSED, 1):
+        batches = [list(range(top - (i + 1) * size, top - i * size)) for i in range(runs)]
+        top -= runs * size
 
-    async def make_lapsed(i: int) -> None:
-        async with engine.begin() as conn:
-            await lapse(conn, batches[i], stale)
-        clock.set(now + timedelta(seconds=i + 1))
+        async def make_lapsed(i: int, batches: list[list[int]] = batches) -> None:
+            async with engine.begin() as conn:
+                await lapse(conn, batches[i], stale)
+            clock.set(clock.now() + timedelta(seconds=1))
 
-    async def redispatch(i: int) -> None:
-        assert await bus.handle(ScanAssignments(actor=system, source=f"bench:a{i}")) == LAPSED
+        async def redispatch(i: int, size: int = size) -> None:
+            found = await bus.handle(ScanAssignments(actor=system, source=f"bench:{size}:{i}"))
+            assert found == size
 
-    label = f"dispatch of {LAPSED} lapsed offers, 100 staff"
-    await timed(label, runs, counter, redispatch, prepare=make_lapsed)
+        label = f"dispatch of {size} lapsed offer{'s' if size > 1 else ''}, 100 staff"
+        await timed(label, runs, counter, redispatch, prepare=make_lapsed)
 
     async def month(i: int) -> None:
         async with engine.connect() as conn:

@@ -180,10 +180,23 @@ def _clock(
     )
 
 
-def compute(ticket: Ticket, config: DeskConfig) -> dict[str, Clock]:
-    """The ticket's clocks under its current policy (warned/breached marks not included)."""
+def _policy(ticket: Ticket, config: DeskConfig) -> tuple[SlaTargets, CalendarConfig]:
     policy = policy_for(config, ticket.type, ticket.priority)
     cal = next((c for c in config.calendars if c.key == policy.calendar), config.calendars[0])
+    return policy, cal
+
+
+def response_clock(ticket: Ticket, config: DeskConfig) -> tuple[Clock, CalendarConfig]:
+    """The response clock alone, as :func:`compute` has it (without the policy's fingerprint),
+    and its calendar: what an assignment card shows."""
+    policy, cal = _policy(ticket, config)
+    minutes, met = policy.response_minutes, ticket.first_response_at
+    return _clock("response", minutes, policy, cal, ticket, met, [], ""), cal
+
+
+def compute(ticket: Ticket, config: DeskConfig) -> dict[str, Clock]:
+    """The ticket's clocks under its current policy (warned/breached marks not included)."""
+    policy, cal = _policy(ticket, config)
     stamp = fingerprint(policy, cal)
     clocks = {
         "response": _clock(

@@ -46,14 +46,12 @@ async def name_of(ctx: Context, person_id: str | None) -> str:
 
 def _due_text(ticket: Ticket, ctx: Context) -> str:
     """``06-10 12:00（剩余 1小时20分（工作时间））``: the response due time and what is left."""
-    from core.sla.clocks import compute, left_text  # core.sla imports the ticket modules
+    from core.sla.clocks import left_text, response_clock  # core.sla imports ticket modules
 
     due = texts.when(ticket.response_due_at, ctx.config.timezone)
-    response = compute(ticket, ctx.config)["response"]
-    if response.met_at is not None or ticket.response_due_at is None:
+    if ticket.first_response_at is not None or ticket.response_due_at is None:
         return due
-    cals = ctx.config.calendars
-    cal = next((c for c in cals if c.key == response.calendar), cals[0])
+    response, cal = response_clock(ticket, ctx.config)
     return f"{due}（{left_text(cal, response, ctx.clock.now())}）"
 
 

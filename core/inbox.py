@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,14 +53,9 @@ async def insert_items(conn: AsyncConnection, items: list[dict[str, Any]], *, at
     return inserted
 
 
-async def claim_inbox(
-    conn: AsyncConnection, *, now: datetime, limit: int = 20, lease_s: float = 60
-) -> list[dict[str, Any]]:
-    """Claim due rows, oldest first, taking of each person only the earliest unfinished row: the
-    rows of one claim belong to different people (and may run concurrently), and a person's next
-    row becomes claimable once the one before it is done or dead-lettered. On PostgreSQL the
-    claim skips rows another worker holds (``FOR UPDATE SKIP LOCKED``)."""
-    await begin_write(conn)  # SQLite: a claim reads, then writes what it read
+@functools.cache
+def _claim_statements(dialect: str) -> tuple[Any, Any]:
+    """The claim's two statements, built once per dialect (claims follow every wake-up)."""
     i, j = db.inbox, db.inbox.alias("earlier")
     unfinished = (PENDING, WORKING)
     waiting_behind = exists().where(
@@ -71,27 +67,37 @@ async def claim_inbox(
         select(i.c.id)
         .where(
             i.c.status.in_(unfinished),
-            i.c.available_at <= now,
+            i.c.available_at <= bindparam("now"),
             (i.c.person_key == "") | ~waiting_behind,
         )
         .order_by(i.c.available_at, i.c.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         pick = pick.with_for_update(of=i, skip_locked=True)
-    ids = [r.id for r in await conn.execute(pick)]
-    if not ids:
-        return []
-    result = await conn.execute(
+    take = (
         update(i)
-        .where(i.c.id.in_(ids))
-        .values(
-            status=WORKING,
-            available_at=now + timedelta(seconds=lease_s),
-            attempts=i.c.attempts + 1,
-        )
+        .where(i.c.id.in_(bindparam("ids", expanding=True)))
+        .values(status=WORKING, available_at=bindparam("lease_until"), attempts=i.c.attempts + 1)
         .returning(*i.c)
     )
+    return pick, take
+
+
+async def claim_inbox(
+    conn: AsyncConnection, *, now: datetime, limit: int = 20, lease_s: float = 60
+) -> list[dict[str, Any]]:
+    """Claim due rows, oldest first, taking of each person only the earliest unfinished row: the
+    rows of one claim belong to different people (and may run concurrently), and a person's next
+    row becomes claimable once the one before it is done or dead-lettered. On PostgreSQL the
+    claim skips rows another worker holds (``FOR UPDATE SKIP LOCKED``)."""
+    pick, take = _claim_statements(conn.dialect.name)
+    await begin_write(conn)  # SQLite: a claim reads, then writes what it read
+    ids = [r.id for r in await conn.execute(pick, {"now": now, "limit": limit})]
+    if not ids:
+        return []
+    lease_until = now + timedelta(seconds=lease_s)
+    result = await conn.execute(take, {"ids": ids, "lease_until": lease_until})
     return sorted((dict(r._mapping) for r in result), key=lambda r: r["id"])
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
@@ -70,18 +71,12 @@ def outbox_row(msg: Outbound, *, at: datetime, due_at: datetime | None = None) -
     }
 
 
-async def claim_outbox(
-    conn: AsyncConnection, *, now: datetime, limit: int = 20, lease_s: float = 60
-) -> list[dict[str, Any]]:
-    """Claim due rows, oldest first, keeping each recipient's messages in order.
-
-    A row is not claimed while an earlier row to the same recipient is unfinished and not due:
-    in flight under another claim, or waiting for a retry (rows scheduled for later that were
-    never tried do not hold the others back). On PostgreSQL the claim skips rows that another
-    relay is claiming at the same moment; a row whose earlier sibling is among them is left
-    for the next claim too. Media downloads have no recipient order.
-    """
+@functools.cache
+def _claim_statements(dialect: str) -> tuple[Any, Any, Any]:
+    """The claim's three statements, built once per dialect (the relay claims after every
+    wake-up, often for one or two rows, and building them cost more than running them)."""
     o, e = db.outbox, db.outbox.alias("earlier")
+    now = bindparam("now")
     waiting = (
         select(e.c.id)
         .where(
@@ -101,48 +96,67 @@ async def claim_outbox(
         .where(o.c.status.in_((PENDING, WORKING)), o.c.due_at <= now)
         .where(or_(o.c.kind == FETCH_MEDIA, ~waiting))
         .order_by(o.c.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         pick = pick.with_for_update(of=o, skip_locked=True)
+    others = select(o.c.id, o.c.platform, o.c.user_id, o.c.conversation_id).where(
+        o.c.status.in_((PENDING, WORKING)),
+        o.c.user_id.in_(bindparam("users", expanding=True)),
+        o.c.kind != FETCH_MEDIA,
+        o.c.id < bindparam("below"),
+        o.c.id.not_in(bindparam("ids", expanding=True)),
+        or_(o.c.due_at <= now, o.c.status == WORKING, o.c.attempts > 0),
+    )
+    take = (
+        update(o)
+        .where(o.c.id.in_(bindparam("ids", expanding=True)))
+        .values(status=WORKING, due_at=bindparam("lease_until"), attempts=o.c.attempts + 1)
+        .returning(*o.c)
+    )
+    return pick, others, take
+
+
+async def claim_outbox(
+    conn: AsyncConnection, *, now: datetime, limit: int = 20, lease_s: float = 60
+) -> list[dict[str, Any]]:
+    """Claim due rows, oldest first, keeping each recipient's messages in order.
+
+    A row is not claimed while an earlier row to the same recipient is unfinished and not due:
+    in flight under another claim, or waiting for a retry (rows scheduled for later that were
+    never tried do not hold the others back). On PostgreSQL the claim skips rows that another
+    relay is claiming at the same moment; a row whose earlier sibling is among them is left
+    for the next claim too. Media downloads have no recipient order.
+    """
+    pick, others, take = _claim_statements(conn.dialect.name)
     await begin_write(conn)  # SQLite: a claim reads, then writes what it read
-    picked = (await conn.execute(pick)).all()
+    picked = (await conn.execute(pick, {"now": now, "limit": limit})).all()
     if not picked:
         return []
     ids = [r.id for r in picked]
     if conn.dialect.name == "postgresql":
-        ids = await _in_order(conn, picked, now)
+        ids = await _in_order(conn, others, picked, now)
     if not ids:
         return []
-    result = await conn.execute(
-        update(o)
-        .where(o.c.id.in_(ids))
-        .values(status=WORKING, due_at=now + timedelta(seconds=lease_s), attempts=o.c.attempts + 1)
-        .returning(*o.c)
-    )
+    lease_until = now + timedelta(seconds=lease_s)
+    result = await conn.execute(take, {"ids": ids, "lease_until": lease_until})
     return sorted((dict(r._mapping) for r in result), key=lambda r: r["id"])
 
 
-async def _in_order(conn: AsyncConnection, picked: list[Any], now: datetime) -> list[int]:
+async def _in_order(
+    conn: AsyncConnection, others: Any, picked: list[Any], now: datetime
+) -> list[int]:
     """Drop picked rows that an unfinished earlier row to the same recipient, not picked here
     (another relay is claiming it right now), must precede."""
-    o = db.outbox
     ids = {r.id for r in picked}
     users = {r.user_id for r in picked if r.kind != FETCH_MEDIA}
     if not users:
         return sorted(ids)
     first: dict[tuple[str, str, str], int] = {}
-    others = await conn.execute(
-        select(o.c.id, o.c.platform, o.c.user_id, o.c.conversation_id).where(
-            o.c.status.in_((PENDING, WORKING)),
-            o.c.user_id.in_(users),
-            o.c.kind != FETCH_MEDIA,
-            o.c.id < max(ids),
-            o.c.id.not_in(ids),
-            or_(o.c.due_at <= now, o.c.status == WORKING, o.c.attempts > 0),
-        )
+    found = await conn.execute(
+        others, {"users": sorted(users), "below": max(ids), "ids": sorted(ids), "now": now}
     )
-    for r in others:
+    for r in found:
         key = (r.platform, r.user_id, r.conversation_id)
         first[key] = min(first.get(key, r.id), r.id)
     return sorted(
@@ -153,12 +167,15 @@ async def _in_order(conn: AsyncConnection, picked: list[Any], now: datetime) -> 
     )
 
 
+_SENT = (
+    update(db.outbox)
+    .where(db.outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=DONE, sent_at=bindparam("at"), error="")
+)
+
+
 async def mark_sent(conn: AsyncConnection, row_ids: list[int], *, at: datetime) -> None:
-    await conn.execute(
-        update(db.outbox)
-        .where(db.outbox.c.id.in_(row_ids))
-        .values(status=DONE, sent_at=at, error="")
-    )
+    await conn.execute(_SENT, {"ids": row_ids, "at": at})
 
 
 async def mark_retry(conn: AsyncConnection, row_id: int, *, error: str, due_at: datetime) -> None:

@@ -12,18 +12,50 @@ winning, and serve, storing callbacks behind their acks, waits.
 what the transaction reads stays as read until it commits) and, while the lock is taken, looks
 again every few milliseconds itself instead of leaving it to the busy handler. On PostgreSQL it
 does nothing: rows are locked one by one there.
+
+Looking often is not enough when the holder takes the lock again within a millisecond of each
+commit (a worker with a backlog). So a process that has waited a few looks says so once per wait
+(``on_waiting``: serve nudges its worker process through the pipe it already has), and the
+told process (``make_way``) pauses a few milliseconds before its next transaction, which the
+waiter's next look falls into.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 BUSY_TIMEOUT_MS = 30_000  # every other wait for the lock (core/db.py sets it per connection)
-STEP_S = (0.0005, 0.001, 0.002, 0.004)  # the pauses between looks, the last one repeated
+STEP_S = (0.0005, 0.001, 0.002)  # the pauses between looks, the last one repeated
+ASK_AFTER = 3  # looks (about 3.5 ms of waiting: longer than most transactions) before asking
+MAKE_WAY_S = 0.003  # longer than the longest pause between looks
+MAKE_WAY_FOR_S = 0.1  # a request to make way older than this has been served by then
+
+_waiting_hook: Callable[[], None] | None = None
+_make_way_at = 0.0
+
+
+def on_waiting(hook: Callable[[], None] | None) -> None:
+    """Call ``hook`` (in this process) when a wait for the lock begins."""
+    global _waiting_hook
+    _waiting_hook = hook
+
+
+def make_way() -> None:
+    """Another process waits for the lock: pause before this process's next transaction."""
+    global _make_way_at
+    _make_way_at = time.monotonic()
+
+
+async def _made_way() -> None:
+    global _make_way_at
+    if _make_way_at and time.monotonic() - _make_way_at < MAKE_WAY_FOR_S:
+        _make_way_at = 0.0
+        await asyncio.sleep(MAKE_WAY_S)
 
 
 async def begin_write(conn: AsyncConnection, *, timeout_s: float = BUSY_TIMEOUT_MS / 1000) -> None:
@@ -35,6 +67,7 @@ async def begin_write(conn: AsyncConnection, *, timeout_s: float = BUSY_TIMEOUT_
     raw = await conn.get_raw_connection()
     if raw.driver_connection.in_transaction:  # type: ignore[union-attr]
         return
+    await _made_way()
     await conn.exec_driver_sql("PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + timeout_s
@@ -45,6 +78,8 @@ async def begin_write(conn: AsyncConnection, *, timeout_s: float = BUSY_TIMEOUT_
             except OperationalError as exc:
                 if "locked" not in str(exc).lower() or time.monotonic() > deadline:
                     raise
+            if attempt == ASK_AFTER and _waiting_hook is not None:
+                _waiting_hook()
             await asyncio.sleep(STEP_S[min(attempt, len(STEP_S) - 1)])
     finally:
         await conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

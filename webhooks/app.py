@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot.ports import ChatPlatform
+from core import db, write_lock
 from core.clock import Clock
 from webhooks.api import setup_api
 from webhooks.bootstrap import build_services, close_services, start_workers
@@ -73,11 +74,15 @@ def create_app(
 
         await setup_channels(services)
         if worker_argv and not demo:
-            from webhooks.worker_process import WorkerProcesses
+            from webhooks.worker_process import MAKE_WAY, WorkerProcesses
 
-            services.worker_process = WorkerProcesses(worker_argv, settings.worker_processes())
-            await services.worker_process.start()
-            services.closers.append(services.worker_process.stop)
+            children = WorkerProcesses(worker_argv, settings.worker_processes())
+            services.worker_process = children
+            await children.start()
+            services.closers.append(children.stop)
+            if db.is_sqlite(services.engine):  # one write lock: ask the child to make way
+                write_lock.on_waiting(lambda: children.nudge(MAKE_WAY))
+                services.closers.append(_forget_waiting_hook)
         elif settings.workers.run if run_workers is None else run_workers:
             await start_workers(services)
         yield
@@ -111,3 +116,7 @@ def _home_to(path: str) -> Handler:
         raise web.HTTPFound(path)
 
     return home
+
+
+async def _forget_waiting_hook() -> None:
+    write_lock.on_waiting(None)

@@ -105,6 +105,13 @@ class WorkerSettings(BaseModel):
     scan_interval_s: float = Field(
         default=60.0, gt=0, description="SLA, assignment, auto-close scans"
     )
+    nice: int = Field(
+        default=5,
+        ge=0,
+        le=19,
+        description="CPU priority the worker processes `chatdesk serve` starts give up (nice):"
+        " when both want the CPU, acknowledging callbacks comes first",
+    )
     sqlite_synchronous: Literal["normal", "full"] = Field(
         default="normal",
         description="SQLite, worker processes: normal leaves syncing the log to the next"

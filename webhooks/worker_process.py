@@ -20,12 +20,13 @@ import signal
 import sys
 from collections.abc import Callable
 
+from core import write_lock
 from webhooks.bootstrap import build_services, close_services, start_workers
 from webhooks.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INBOX, OUTBOX = b"i", b"o"
+INBOX, OUTBOX, MAKE_WAY = b"i", b"o", b"w"
 STOP_WAIT_S = 10.0
 RESTART_CAP_S = 30.0
 
@@ -133,10 +134,14 @@ async def _listen_to_parent(
             wake_inbox()
         if OUTBOX in data:
             wake_outbox()
+        if MAKE_WAY in data:  # serve waits for SQLite's write lock (core/write_lock.py)
+            write_lock.make_way()
 
 
 async def run_worker(settings: Settings, *, run_migrations: bool, from_serve: bool) -> None:
     """``chatdesk worker``: run until SIGTERM/SIGINT (or, as serve's child, until its pipe closes)."""
+    if from_serve and settings.workers.nice:
+        os.nice(settings.workers.nice)  # when both want the CPU, the acks come first
     services = await build_services(settings, run_migrations=run_migrations, worker=True)
     from webhooks.channels import setup_channels
 

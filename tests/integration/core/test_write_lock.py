@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core import db
+from core import db, write_lock
 from core.write_lock import begin_write
 from webhooks.bootstrap import build_services, close_services, migrate
 
@@ -62,6 +62,48 @@ async def test_a_waiting_writer_gets_the_lock_within_milliseconds_of_its_release
     async with holder.connect() as conn:
         n = await conn.scalar(select(func.count()).select_from(db.cache_entries))
     assert n == 10
+
+
+async def test_a_holder_that_takes_the_lock_again_at_once_makes_way_when_asked(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    """A worker with a backlog commits and takes the lock again within a millisecond; the
+    waiter asks it to make way (serve does so through its worker's pipe) and gets in."""
+    busy, waiter = engines
+    stop = asyncio.Event()
+    asked: list[float] = []
+
+    async def backlog() -> int:
+        n = 0
+        while not stop.is_set():
+            async with busy.begin() as conn:
+                await begin_write(conn)
+                await conn.execute(insert(db.cache_entries).values(row(f"turn{n}")))
+                await asyncio.sleep(0.005)  # the rest of a chat turn, holding the lock
+            n += 1
+        return n
+
+    def ask() -> None:
+        asked.append(time.monotonic())
+        write_lock.make_way()  # what the worker process does when serve's nudge arrives
+
+    turns = asyncio.create_task(backlog())
+    await asyncio.sleep(0.05)
+    write_lock.on_waiting(ask)
+    try:
+        waits = []
+        for i in range(5):
+            t0 = time.monotonic()
+            async with waiter.begin() as conn:
+                await begin_write(conn)
+                waits.append(time.monotonic() - t0)
+                await conn.execute(insert(db.cache_entries).values(row(f"ack{i}")))
+    finally:
+        write_lock.on_waiting(None)
+        stop.set()
+        n = await turns
+    assert n >= 5 and asked  # the holder kept working, and was asked at least once
+    assert max(waits) < 0.2, waits  # one turn, the pause, a look: milliseconds, not a backlog
 
 
 async def test_the_wait_ends_with_an_error_and_the_busy_timeout_is_restored(

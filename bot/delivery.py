@@ -140,7 +140,15 @@ class OutboxRelay:
                     receipt = await self.sender.send(platform, head, group)
                 except (Retryable, AuthExpired) as exc:
                     hint = exc.retry_after if isinstance(exc, Retryable) else AUTH_RETRY_S
-                    resume = gate.trip(generation, hint)
+                    trips, resume = gate.trips, gate.trip(generation, hint)
+                    if gate.trips != trips:  # the first of a burst: one line per pause
+                        log.warning(
+                            "%s paused until %s (failure %s in a row): %s",
+                            head["platform"],
+                            resume.isoformat(timespec="seconds"),
+                            gate.failures,
+                            exc,
+                        )
                     raise _Failed(exc, max(hint or 0.0, self._seconds_until(resume))) from exc
                 except Permanent:
                     gate.ok()  # the platform answered: refusing this one message

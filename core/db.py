@@ -200,6 +200,15 @@ outbox = Table(
     Column("sent_at", TS),
     Column("error", Text, nullable=False, default=""),
     Index("ix_outbox_status_due", "status", "due_at"),
+    Index(  # a claim checks each due row for an unfinished earlier one to the same recipient
+        "ix_outbox_recipient_unfinished",
+        "platform",
+        "user_id",
+        "conversation_id",
+        "id",
+        postgresql_where=text("status IN ('pending', 'working')"),
+        sqlite_where=text("status IN ('pending', 'working')"),
+    ),
 )
 
 cards = Table(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
 from core.people.ids import valid_user_id
-from core.queue import DEAD, DONE, PENDING, WORKING
+from core.queue import DEAD, DONE, PENDING, WORKING, unfinished
 from core.wake import insert_announcing
 from core.write_lock import begin_write
 
@@ -57,16 +57,15 @@ async def insert_items(conn: AsyncConnection, items: list[dict[str, Any]], *, at
 def _claim_statements(dialect: str) -> tuple[Any, Any]:
     """The claim's two statements, built once per dialect (claims follow every wake-up)."""
     i, j = db.inbox, db.inbox.alias("earlier")
-    unfinished = (PENDING, WORKING)
     waiting_behind = exists().where(
         j.c.person_key == i.c.person_key,
         j.c.id < i.c.id,
-        j.c.status.in_(unfinished),
+        unfinished(j.c.status),
     )
     pick = (
         select(i.c.id)
         .where(
-            i.c.status.in_(unfinished),
+            i.c.status.in_((PENDING, WORKING)),
             i.c.available_at <= bindparam("now"),
             (i.c.person_key == "") | ~waiting_behind,
         )

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
 from core.messages import Outbound
-from core.queue import DEAD, DONE, PENDING, WORKING
+from core.queue import DEAD, DONE, PENDING, WORKING, unfinished
 from core.wake import insert_announcing, insert_many_announcing
 from core.write_lock import begin_write
 
@@ -85,7 +85,7 @@ def _claim_statements(dialect: str) -> tuple[Any, Any, Any]:
             e.c.conversation_id == o.c.conversation_id,
             e.c.id < o.c.id,
             e.c.kind != FETCH_MEDIA,
-            e.c.status.in_((PENDING, WORKING)),
+            unfinished(e.c.status),
             e.c.due_at > now,
             or_(e.c.status == WORKING, e.c.attempts > 0),
         )
@@ -101,7 +101,7 @@ def _claim_statements(dialect: str) -> tuple[Any, Any, Any]:
     if dialect == "postgresql":
         pick = pick.with_for_update(of=o, skip_locked=True)
     others = select(o.c.id, o.c.platform, o.c.user_id, o.c.conversation_id).where(
-        o.c.status.in_((PENDING, WORKING)),
+        unfinished(o.c.status),
         o.c.user_id.in_(bindparam("users", expanding=True)),
         o.c.kind != FETCH_MEDIA,
         o.c.id < bindparam("below"),

@@ -12,13 +12,20 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.write_lock import begin_write
 
 PENDING, WORKING, DONE, DEAD = "pending", "working", "done", "dead"
+
+
+def unfinished(status: Any) -> Any:
+    """``status IN ('pending', 'working')`` with the values written into the SQL: SQLite uses a
+    partial index (``... WHERE status IN ('pending', 'working')``) only for a condition it can
+    see implies the index's own, which bound parameters never do."""
+    return status.in_([literal_column(f"'{PENDING}'"), literal_column(f"'{WORKING}'")])
 
 
 def insert_ignoring_duplicates(conn: AsyncConnection | str, table: Table, index: list[str]) -> Any:

@@ -32,9 +32,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import event, text  # noqa: E402
-from sqlalchemy.engine.url import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
+from callbacks import bench_database  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from core import db  # noqa: E402
 from core.clock import FixedClock  # noqa: E402
@@ -150,7 +150,7 @@ async def run(url: str, n: int, runs: int) -> None:
     await engine.dispose()
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
@@ -160,21 +160,12 @@ async def main() -> None:
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             print(f"SQLite, {args.n:,} tickets:", flush=True)
-            await run(f"sqlite+aiosqlite:///{tmp}/bench.db", args.n, args.runs)
+            asyncio.run(run(f"sqlite+aiosqlite:///{tmp}/bench.db", args.n, args.runs))
     if args.db in ("postgresql", "both"):
-        admin = create_async_engine(args.pg, isolation_level="AUTOCOMMIT")
-        async with admin.connect() as conn:
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB}"))
-            await conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
-        try:
+        with bench_database(args.pg, BENCH_DB) as url:
             print(f"PostgreSQL, {args.n:,} tickets:", flush=True)
-            url = make_url(args.pg).set(database=BENCH_DB)
-            await run(url.render_as_string(hide_password=False), args.n, args.runs)
-        finally:
-            async with admin.connect() as conn:
-                await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB}"))
-            await admin.dispose()
+            asyncio.run(run(url, args.n, args.runs))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -28,9 +28,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import event, func, select, text  # noqa: E402
-from sqlalchemy.engine.url import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from callbacks import bench_database  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 
 from bot.worker import InboxWorker  # noqa: E402
 from core import db, inbox  # noqa: E402
@@ -129,24 +128,15 @@ async def drain(url: str, a: argparse.Namespace) -> None:
     await engine.dispose()
 
 
-async def main(a: argparse.Namespace) -> None:
+def main(a: argparse.Namespace) -> None:
     if a.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             print("SQLite", flush=True)
-            await drain(f"sqlite+aiosqlite:///{tmp}/turns.db", a)
+            asyncio.run(drain(f"sqlite+aiosqlite:///{tmp}/turns.db", a))
     if a.db in ("postgresql", "both"):
-        admin = create_async_engine(a.pg, isolation_level="AUTOCOMMIT")
-        async with admin.connect() as conn:
-            await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-            await conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
-        try:
+        with bench_database(a.pg, BENCH_DB) as url:
             print("PostgreSQL", flush=True)
-            url = make_url(a.pg).set(database=BENCH_DB).render_as_string(hide_password=False)
-            await drain(url, a)
-        finally:
-            async with admin.connect() as conn:
-                await conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-            await admin.dispose()
+            asyncio.run(drain(url, a))
 
 
 if __name__ == "__main__":
@@ -159,4 +149,4 @@ if __name__ == "__main__":
     p.add_argument("--batch", type=int, default=20)
     p.add_argument("--profile", help="run the timed drain under cProfile, stats to this file")
     p.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-    asyncio.run(main(p.parse_args()))
+    main(p.parse_args())

@@ -2,14 +2,16 @@
 
 N inbox rows are written straight into the inbox (each a WeCom message from a new customer, or
 from N/10 returning ones), then the real inbox worker (bot/worker.py) claims and handles them at
-its configured concurrency until none is left. Printed per database: rows/s, CPU ms per row
-(this process only; PostgreSQL's own CPU is not in it), and SQL statements per row. With
-``--profile FILE`` the drain runs under cProfile and the top functions are printed.
+serve's concurrency until none is left; on SQLite through the worker process's driver
+(statements on the loop's thread; ``--thread``: aiosqlite's thread, as serve uses). Printed per
+database: rows/s, CPU ms per row (this process only; PostgreSQL's own CPU is not in it), and
+SQL statements per row. With ``--profile FILE`` the drain runs under cProfile and the top
+functions are printed.
 
 It is the microscope for bench/e2e.py's figure 2 (queue-only handling through the real serve).
 
     python bench/turns.py [--n 2000] [--db sqlite|postgresql|both] [--text 帮助]
-                          [--returning] [--concurrency 8] [--profile out.prof]
+                          [--returning] [--concurrency 8] [--thread] [--profile out.prof]
                           [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
 """
 
@@ -83,13 +85,16 @@ def rows(n: int, word: str, returning: bool, tag: str) -> list[dict[str, Any]]:
 
 
 async def drain(url: str, a: argparse.Namespace) -> None:
-    engine = db.make_engine(url)
+    sqlite = url.startswith("sqlite")
+    # as the worker process runs it: statements on the loop's thread, commits synced by serve's
+    engine = db.make_engine(url, inline=sqlite and not a.thread, synchronous="NORMAL")
+    concurrency = a.concurrency or (1 if sqlite else 8)  # as serve sets it
     await migrate(engine)
     clock = SystemClock()
     config = desk()
     await sync_directory(engine, config, clock.now())
     bus = build_bus(engine, config, clock)
-    worker = InboxWorker(engine=engine, bus=bus, concurrency=a.concurrency, batch=a.batch)
+    worker = InboxWorker(engine=engine, bus=bus, concurrency=concurrency, batch=a.batch)
     statements = 0
 
     def one(*_: Any) -> None:
@@ -117,7 +122,7 @@ async def drain(url: str, a: argparse.Namespace) -> None:
         if label == "timed":
             print(
                 f"  {n:,} rows of {a.text!r} ({'returning' if a.returning else 'new'} senders),"
-                f" concurrency {a.concurrency}: {n / wall:6.1f} rows/s,"
+                f" concurrency {concurrency}: {n / wall:6.1f} rows/s,"
                 f" {cpu / n * 1000:5.2f} ms CPU/row (this process),"
                 f" {(statements - before) / n:4.1f} statements/row; {done:,} rows done",
                 flush=True,
@@ -145,7 +150,9 @@ if __name__ == "__main__":
     p.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     p.add_argument("--text", default="帮助")
     p.add_argument("--returning", action="store_true", help="N/10 senders, not N new ones")
-    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--concurrency", type=int, help="default: 1 on SQLite, 8 on PostgreSQL")
+    p.add_argument("--thread", action="store_true",
+                   help="SQLite through aiosqlite's thread (as serve), not inline (as the worker)")  # fmt: skip
     p.add_argument("--batch", type=int, default=20)
     p.add_argument("--profile", help="run the timed drain under cProfile, stats to this file")
     p.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")

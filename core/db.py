@@ -6,7 +6,7 @@ Alembic migrations in migrations/ create exactly these tables; keep changes addi
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -25,10 +25,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    bindparam,
     text,
     update,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.write_lock import BUSY_TIMEOUT_MS
@@ -421,14 +422,17 @@ cache_entries = Table(  # the cache while Redis is unreachable (core/cache_db.py
 COUNTERS = ("ticket", "customer")
 
 
+_NEXT_COUNTER = (  # built once: a chat turn from a new customer runs it
+    update(counters)
+    .where(counters.c.name == bindparam("counter_name"))
+    .values(value=counters.c.value + 1)
+    .returning(counters.c.value)
+)
+
+
 async def next_counter(conn: AsyncConnection, name: str) -> int:
     """Increment a counter row (seeded by the first migration) under its row lock."""
-    result = await conn.execute(
-        update(counters)
-        .where(counters.c.name == name)
-        .values(value=counters.c.value + 1)
-        .returning(counters.c.value)
-    )
+    result = await conn.execute(_NEXT_COUNTER, {"counter_name": name})
     value = result.scalar()
     if value is None:
         raise RuntimeError(f"counter {name} missing: run `chatdesk migrate`")
@@ -449,12 +453,18 @@ async def next_customer_number(conn: AsyncConnection) -> int:
 
 
 def make_engine(
-    url: str, *, echo: bool = False, synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    url: str,
+    *,
+    echo: bool = False,
+    synchronous: Literal["FULL", "NORMAL"] = "FULL",
+    inline: bool = False,
 ) -> AsyncEngine:
     """``synchronous`` (SQLite): FULL syncs the write-ahead log at every commit; NORMAL leaves
     it to the next FULL commit of any process or to the checkpoint, so a power cut (not a
     crash of the process) may undo the last commits (the worker process's choice: see
-    WorkerSettings.sqlite_synchronous)."""
+    WorkerSettings.sqlite_synchronous). ``inline`` (SQLite): statements run on the event
+    loop's thread instead of aiosqlite's, for a process whose loop waits on nothing else
+    (core/sqlite_inline.py)."""
     if url.startswith("sqlite"):
         from sqlalchemy import event
 
@@ -462,10 +472,19 @@ def make_engine(
         # process taking turns at the write lock wait in SQLite's busy handler (sleeps of up
         # to 100 ms) where one connection handed over by the pool's FIFO queue waits not at
         # all. Other processes (serve's web side, its worker) still meet the busy handler.
+        extra: dict[str, Any] = {}
+        if inline:  # without aiosqlite's thread (core/sqlite_inline.py): worker processes
+            from core import sqlite_inline
+
+            parsed = make_url(url)
+            cargs, cparams = parsed.get_dialect()().create_connect_args(parsed)
+            cparams["timeout"] = 30
+            extra["async_creator"] = lambda: sqlite_inline.connect(*cargs, **cparams)
         engine = create_async_engine(
             url,
             echo=echo,
             connect_args={"timeout": 30},
+            **extra,
             pool_size=1,
             max_overflow=0,
             pool_timeout=60,

@@ -23,6 +23,7 @@ waiter's next look falls into.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -65,21 +66,22 @@ async def begin_write(conn: AsyncConnection, *, timeout_s: float = BUSY_TIMEOUT_
     if conn.dialect.name != "sqlite":
         return
     raw = await conn.get_raw_connection()
-    if raw.driver_connection.in_transaction:  # type: ignore[union-attr]
+    driver = raw.driver_connection  # aiosqlite's: these three skip SQLAlchemy's execution
+    if driver.in_transaction:  # type: ignore[union-attr]
         return
     await _made_way()
-    await conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    await driver.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
     try:
         deadline = time.monotonic() + timeout_s
         for attempt in range(1_000_000):
             try:
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                await driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
                 return
-            except OperationalError as exc:
+            except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
             if attempt == ASK_AFTER and _waiting_hook is not None:
                 _waiting_hook()
             await asyncio.sleep(STEP_S[min(attempt, len(STEP_S) - 1)])
     finally:
-        await conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # type: ignore[union-attr]

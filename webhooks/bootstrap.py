@@ -240,7 +240,11 @@ async def build_services(
     desk = settings.desk()
     ensure_sqlite_dir(settings.database_url)
     relaxed = worker and settings.workers.sqlite_synchronous == "normal"
-    engine = db.make_engine(settings.database_url, synchronous="NORMAL" if relaxed else "FULL")
+    engine = db.make_engine(
+        settings.database_url,
+        synchronous="NORMAL" if relaxed else "FULL",
+        inline=worker,  # SQLite: a worker process's loop does database work only
+    )
     if run_migrations:
         await migrate(engine)
     await sync_directory(engine, desk, clock.now())

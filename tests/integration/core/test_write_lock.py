@@ -68,8 +68,11 @@ async def test_a_holder_that_takes_the_lock_again_at_once_makes_way_when_asked(
     engines: tuple[AsyncEngine, AsyncEngine],
 ) -> None:
     """A worker with a backlog commits and takes the lock again within a millisecond; the
-    waiter asks it to make way (serve does so through its worker's pipe) and gets in."""
-    busy, waiter = engines
+    waiter asks it to make way (serve does so through its worker's pipe) and gets in. The
+    worker runs SQLite inline, as the worker process does: between its commit and its next
+    BEGIN the event loop does not run, so without making way the waiter would never get in."""
+    _, waiter = engines
+    busy = db.make_engine(engines[0].url.render_as_string(hide_password=False), inline=True)
     stop = asyncio.Event()
     asked: list[float] = []
 
@@ -102,6 +105,7 @@ async def test_a_holder_that_takes_the_lock_again_at_once_makes_way_when_asked(
         write_lock.on_waiting(None)
         stop.set()
         n = await turns
+        await busy.dispose()
     assert n >= 5 and asked  # the holder kept working, and was asked at least once
     assert max(waits) < 0.2, waits  # one turn, the pause, a look: milliseconds, not a backlog
 

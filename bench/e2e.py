@@ -11,7 +11,8 @@ WeCom user, so the per-person pace is never what is measured). For each database
      1. 帮助 at 50 and 100/s: reply p50/p99 (callback sent -> reply at the fake WeCom);
      4. ack p99 at 300/s, workers on;
      3. reports at 5 and 20/s, many engineers: callback sent -> the engineer's card;
-     6. 100k closed tickets written with SQL, some load, then RSS of serve and its children.
+     6. 100k closed tickets written with SQL, some load, then RSS of serve and its children,
+        and of the instance as a whole: PSS and its pages counted once (harness.py).
   C. (PostgreSQL) 5. two instances sharing the database and Redis at 500/s for --duration s:
      ack p99, inbox rows == acknowledged.
 

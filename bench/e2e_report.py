@@ -86,8 +86,13 @@ class Report:
             + (f", {c['two']['after']['left']} left after drain" if "after" in c["two"] else "")
             + ")",
         )  # fmt: skip
-        row("RSS MB now / peak: instance", lambda c: self.rss(c.get("rss"), main=True))
+        row("RSS MB now / peak: serve", lambda c: self.rss(c.get("rss"), main=True))
         row("RSS MB now / peak: its worker processes", lambda c: self.rss(c.get("rss"), main=False))
+        row("PSS / USS MB: serve, then each worker", lambda c: self.shares(c.get("rss")))
+        row(
+            "instance MB: RSS sum / peaks sum / PSS sum / pages once",
+            lambda c: self.instance(c.get("rss")),
+        )
         row(
             "RSS MB now / peak: instance after a REST KB search",
             lambda c: (
@@ -108,6 +113,19 @@ class Report:
         if not got["workers"]:
             return "none (in-process)"
         return ", ".join(f"{ms(now)} / {ms(peak)}" for now, peak in got["workers"])
+
+    @staticmethod
+    def shares(got: dict[str, Any] | None) -> str:
+        if not got or not got.get("shares"):
+            return "—"
+        return ", ".join(f"{ms(s['pss'])} / {ms(s['uss'])}" for s in got["shares"])
+
+    @staticmethod
+    def instance(got: dict[str, Any] | None) -> str:
+        i = (got or {}).get("instance")
+        if not i:
+            return "—"
+        return f"{ms(i['rss'])} / {ms(i['peaks'])} / {ms(i['pss'])} / {ms(i['once'])}"
 
     def table(self) -> str:
         rows = self.rows()

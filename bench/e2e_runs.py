@@ -26,7 +26,9 @@ from harness import (
     load,
     processed_stamps,
     query,
+    resident_together_mb,
     rss_mb,
+    shares_mb,
 )
 from loadgen import percentile
 from payloads import new_tag, user_of
@@ -226,7 +228,12 @@ def knowledge(server: Server, work: Path, seconds: float, db_url: str, drain: fl
         cmd, cwd=KB_ARTICLES.parents[3], env=env, check=True, capture_output=True, timeout=300
     )
     run = load([server.url], 5, seconds, new_tag(), work, text=KB_QUESTION)
-    return {"acked": len(run.acked), "left": quiet(db_url, timeout=drain)}
+    return {
+        "sent": run.result["sent"],
+        "acked": len(run.acked),
+        "errors": run.result["errors"],
+        "left": quiet(db_url, timeout=drain),
+    }
 
 
 def rest_search(server: Server) -> list[str]:
@@ -240,12 +247,29 @@ def rest_search(server: Server) -> list[str]:
 
 
 def memory(server: Server) -> dict[str, Any]:
-    """RSS now and peak, MB, of the server process and of each process it started."""
-    out: dict[str, Any] = {"main": rss_mb(server.pid), "workers": []}
-    for pid in children(server.pid, depth=DEPTH):
-        got = rss_mb(pid)
-        if got is not None:
+    """RSS now and peak, MB, of the server process and of each process it started; and the
+    instance as a whole: the sums of RSS and of peaks, of PSS and USS, and its pages counted
+    once (harness.resident_together_mb)."""
+    pids = [server.pid, *children(server.pid, depth=DEPTH)]
+    out: dict[str, Any] = {"main": rss_mb(server.pid), "workers": [], "shares": []}
+    alive = []
+    for pid in pids:
+        got, shares = rss_mb(pid), shares_mb(pid)
+        if got is None or shares is None:
+            continue
+        alive.append(pid)
+        if pid != server.pid:
             out["workers"].append(got)
+        out["shares"].append(shares)
+    if out["main"] is not None:
+        every = [out["main"], *out["workers"]]
+        out["instance"] = {
+            "rss": sum(now for now, _ in every),
+            "peaks": sum(peak for _, peak in every),
+            "pss": sum(s["pss"] for s in out["shares"]),
+            "uss": sum(s["uss"] for s in out["shares"]),
+            "once": resident_together_mb(alive),
+        }
     return out
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,3 +280,42 @@ def rss_mb(pid: int) -> tuple[float, float] | None:
         if line.startswith(("VmRSS", "VmHWM"))
     }
     return kb.get("VmRSS", 0) / 1024, kb.get("VmHWM", 0) / 1024
+
+
+def shares_mb(pid: int) -> dict[str, float] | None:
+    """PSS (shared pages divided among every process that maps them, on the whole machine)
+    and USS (pages no other process maps) of one process in MB, from smaps_rollup (Linux)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    kb = {f[0].rstrip(":"): int(f[1]) for f in (line.split() for line in text.splitlines()[1:])}
+    private = kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)
+    return {"pss": kb.get("Pss", 0) / 1024, "uss": private / 1024}
+
+
+PRESENT, PFN_MASK = 1 << 63, (1 << 55) - 1
+
+
+def resident_together_mb(pids: list[int]) -> float | None:
+    """The memory a group of processes occupies, each physical page counted once (pages they
+    share, the interpreter's and the libraries' code or memory inherited by fork, count once;
+    pages they share with processes outside the group count in full). Read from
+    /proc/<pid>/pagemap, whose page frame numbers only root sees; None elsewhere."""
+    frames: set[int] = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+            with open(f"/proc/{pid}/pagemap", "rb", buffering=0) as pagemap:
+                for line in maps:
+                    lo, hi = (int(x, 16) for x in line.split(None, 1)[0].split("-"))
+                    if lo >= 1 << 47:  # [vsyscall]
+                        continue
+                    pagemap.seek(lo // 4096 * 8)
+                    entries = array("Q", pagemap.read((hi - lo) // 4096 * 8))
+                    frames.update(e & PFN_MASK for e in entries if e & PRESENT)
+        except OSError:
+            return None
+    if 0 in frames:  # frame numbers hidden (not root): every present page reads as frame 0
+        return None
+    return len(frames) * 4096 / 2**20

@@ -26,14 +26,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from sqlalchemy.engine import make_url
 
 from core import wake
 from core.queue import backoff
 from core.wake import Channel
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,8 @@ class Wakeup:
         return url.render_as_string(hide_password=False)
 
     async def _listen_forever(self) -> None:
+        import asyncpg  # PostgreSQL only: SQLite processes never load the driver
+
         failures = 0
         while True:
             try:

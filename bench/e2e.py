@@ -145,8 +145,10 @@ def with_history(server: Server, arrivals: Arrivals, a: argparse.Namespace, work
     got = memory(server)
     print(f"  knowledge questions: {kb}; RSS (now, peak) MB: {got}", flush=True)
     found = rest_search(server)
-    got["after_rest_search"] = memory(server)["main"]
-    print(f"  REST search found {found}; RSS of serve then: {got['after_rest_search']}", flush=True)
+    after = memory(server)
+    got["after_rest_search"], got["after_rest_instance"] = after["main"], after.get("instance")
+    print(f"  REST search found {found}; then serve {after['main']}, the instance "
+          f"{after.get('instance')}", flush=True)  # fmt: skip
     return got
 
 

@@ -94,12 +94,16 @@ class Report:
             lambda c: self.instance(c.get("rss")),
         )
         row(
-            "RSS MB now / peak: instance after a REST KB search",
+            "RSS MB now / peak: serve after a REST KB search",
             lambda c: (
                 self.rss({"main": c["rss"].get("after_rest_search")}, main=True)
                 if c.get("rss") and "after_rest_search" in c["rss"]
                 else "—"
             ),
+        )
+        row(
+            "instance MB after it: RSS sum / peaks sum / PSS sum / pages once",
+            lambda c: self.instance({"instance": (c.get("rss") or {}).get("after_rest_instance")}),
         )
         return out
 

@@ -18,6 +18,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from webhooks.app import create_app
+    from webhooks.forked_workers import can_fork, fork_workers
 
     settings = _settings(args)
     logging.basicConfig(
@@ -27,15 +28,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("chatdesk").warning(note)
     for note in _calendar_notes(settings):
         logging.getLogger("chatdesk").warning(note)
-    worker_argv = None
+    worker_argv, forked = None, None
     if settings.workers.run and settings.workers.mode == "process":
         from webhooks.worker_process import child_argv
 
         worker_argv = child_argv(args.config)
-    app = create_app(settings, run_migrations=not args.no_migrate, worker_argv=worker_argv)
+    migrate = not args.no_migrate
+    if not settings.sandbox_enabled:  # (the demo migrates its own file as it starts)
+        apart = _migrate_apart(settings, migrate)
+        if apart is None:
+            return 1
+        migrate = apart
+        if worker_argv is not None and can_fork():  # see webhooks/forked_workers.py
+            forked = fork_workers(settings)
+    app = create_app(settings, run_migrations=migrate, worker_argv=worker_argv, forked=forked)
     print(f"chatdesk serving on http://{settings.http.host}:{settings.http.port}", flush=True)
     web.run_app(app, host=settings.http.host, port=settings.http.port, print=None, access_log=None)
     return 0
+
+
+def _migrate_apart(settings: Settings, wanted: bool) -> bool | None:
+    """The migrations in a forked child where forking is safe, so that Alembic (8 MB) never
+    enters this long-lived process. Whether this process must still migrate itself; None when
+    they failed (the child printed why)."""
+    from webhooks.forked_workers import can_fork, migrate_in_child
+
+    if not wanted or not can_fork():
+        return wanted
+    if migrate_in_child(settings.database_url) != 0:
+        print("迁移失败 / migrations failed", file=sys.stderr)
+        return None
+    return False
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -45,9 +68,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    asyncio.run(
-        run_worker(settings, run_migrations=not args.no_migrate, from_serve=args.from_serve)
-    )
+    migrate = _migrate_apart(settings, not args.no_migrate)
+    if migrate is None:
+        return 1
+    asyncio.run(run_worker(settings, run_migrations=migrate, from_serve=args.from_serve))
     return 0
 
 
@@ -169,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from webhooks.memory import limit_arenas
+
+    limit_arenas()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -17,6 +18,9 @@ from webhooks.errors import Handler, error_middleware
 from webhooks.health import setup_health
 from webhooks.keys import SERVICES, SETTINGS
 from webhooks.settings import Settings
+
+if TYPE_CHECKING:
+    from webhooks.forked_workers import ForkedChild
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ def create_app(
     run_workers: bool | None = None,
     run_migrations: bool = True,
     worker_argv: list[str] | None = None,
+    forked: list[ForkedChild] | None = None,
 ) -> web.Application:
     """Build the app. ``platforms`` adds or replaces outbound adapters (tests use fakes).
 
@@ -52,7 +57,8 @@ def create_app(
     the demo workspace in its own SQLite file, played through the sandbox page.
 
     With ``worker_argv`` (``chatdesk serve`` in the default ``workers.mode: process``) the
-    workers run in that child process instead of this one (webhooks/worker_process.py)."""
+    workers run in that child process instead of this one (webhooks/worker_process.py), at first
+    in the ``forked`` children when serve forked them (webhooks/forked_workers.py)."""
     demo = settings.sandbox_enabled
     if demo:
         from webhooks.sandbox.workspace import demo_settings
@@ -76,7 +82,7 @@ def create_app(
         if worker_argv and not demo:
             from webhooks.worker_process import MAKE_WAY, WorkerProcesses
 
-            children = WorkerProcesses(worker_argv, settings.worker_processes())
+            children = WorkerProcesses(worker_argv, settings.worker_processes(), forked)
             services.worker_process = children
             await children.start()
             services.closers.append(children.stop)

@@ -19,10 +19,14 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from core import write_lock
 from webhooks.bootstrap import build_services, close_services, start_workers
 from webhooks.settings import Settings
+
+if TYPE_CHECKING:
+    from webhooks.forked_workers import ForkedChild
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +36,13 @@ RESTART_CAP_S = 30.0
 
 
 class WorkerProcess:
-    """The supervised child of ``chatdesk serve``."""
+    """The supervised child of ``chatdesk serve``: at first ``forked`` when serve forked it
+    (webhooks/forked_workers.py), a fresh interpreter otherwise and after every restart."""
 
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], forked: ForkedChild | None = None) -> None:
         self.argv = argv
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: asyncio.subprocess.Process | ForkedChild | None = None
+        self._forked = forked
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.restarts = 0
@@ -46,6 +52,11 @@ class WorkerProcess:
         self._task = asyncio.create_task(self._supervise(), name="worker-process")
 
     async def _spawn(self) -> None:
+        if self._forked is not None:
+            self.proc, self._forked = self._forked, None
+            self.proc.go()
+            log.info("worker process %s (forked) started", self.proc.pid)
+            return
         self.proc = await asyncio.create_subprocess_exec(
             *self.argv, stdin=asyncio.subprocess.PIPE, env=dict(os.environ)
         )
@@ -98,12 +109,11 @@ class WorkerProcesses:
     """``count`` supervised children (PostgreSQL spreads the work over them: each claims with
     ``SKIP LOCKED``, and a person's messages still go one at a time, in order)."""
 
-    def __init__(self, argv: list[str], count: int) -> None:
-        self.children = [WorkerProcess(argv) for _ in range(max(1, count))]
-
-    @property
-    def proc(self) -> asyncio.subprocess.Process | None:
-        return self.children[0].proc
+    def __init__(
+        self, argv: list[str], count: int, forked: list[ForkedChild] | None = None
+    ) -> None:
+        first = forked or [None] * max(1, count)
+        self.children = [WorkerProcess(argv, child) for child in first]
 
     async def start(self) -> None:
         for child in self.children:

@@ -1,6 +1,8 @@
 """`chatdesk serve` runs the chat work in a supervised child process (workers.mode: process):
-a real server, the fake WeCom on loopback, signed and encrypted callbacks. The child answers,
-is restarted when killed (the web process keeps acknowledging meanwhile), and goes with serve."""
+a real server, the fake WeCom on loopback, signed and encrypted callbacks. The child, forked
+from serve before its event loop (sharing serve's imported code), answers, is restarted as a
+fresh interpreter when killed (the web process keeps acknowledging meanwhile), and goes with
+serve."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import pytest
 from core import db
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import WecomChat, wecom_settings
-from tests.fakes.processes import children, command_line
+from tests.fakes.processes import children, command_line, group, name, shared_dirty_mb
 from tests.fakes.serve import REPO, free_port, serving
 from tests.fakes.sla_load import engineers, server_config
 from tests.fakes.wecom_api import start_fake_wecom
@@ -66,8 +68,9 @@ async def test_serve_works_in_a_supervised_child(
         workers = await eventually(
             lambda: len(children(server.pid)) == expected and children(server.pid), timeout=30
         )
-        for pid in workers:
-            assert "worker" in command_line(pid) and "--from-serve" in command_line(pid)
+        for pid in workers:  # forked from serve, so sharing the pages neither wrote since
+            assert name(pid) == "chatdesk worker" and command_line(pid) == command_line(server.pid)
+            assert shared_dirty_mb(pid) > 10, shared_dirty_mb(pid)
 
         assert await chat.say("cust-a", "帮助") == 200
         [first] = await eventually(lambda: chat.texts("cust-a"), timeout=30)
@@ -87,6 +90,8 @@ async def test_serve_works_in_a_supervised_child(
             ),
             timeout=30,
         )
+        for pid in set(again) - set(workers):  # restarted once serve runs: fresh interpreters
+            assert "worker" in command_line(pid) and "--from-serve" in command_line(pid)
         [second] = await eventually(lambda: chat.texts("cust-b"), timeout=30)
         assert "报修" in second
         assert chat.texts("cust-a") == [first]  # nothing handled twice
@@ -123,3 +128,31 @@ async def test_serve_without_workers_and_a_chatdesk_worker_beside_it(
             if worker.returncode is None:
                 worker.kill()
                 await worker.wait()
+
+
+def test_serve_that_cannot_migrate_says_so_and_leaves_nothing_running(tmp_path: Path) -> None:
+    """Migrations run in a forked child before anything else (Alembic never enters serve);
+    when they fail serve exits 1 with the child's error and starts no worker."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    config = server_config(
+        database_url=f"sqlite+aiosqlite:///{blocker}/chatdesk.db", redis_url="",
+        wecom=wecom_settings("http://127.0.0.1:9"), people=engineers(1), scan_seconds=60,
+        port=free_port(),
+    )  # fmt: skip
+    path = tmp_path / "serve.json"
+    path.write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATDESK_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webhooks", "serve", "--config", str(path)], cwd=REPO, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1
+    assert "migrations failed" in err.decode() and "not-a-directory" in err.decode()
+    assert group(proc.pid) == [] and b"serving on" not in out

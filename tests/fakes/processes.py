@@ -33,6 +33,25 @@ def command_line(pid: int) -> str:
         return ""
 
 
+def name(pid: int) -> str:
+    """The process's name (``/proc/<pid>/comm``, what ps and top show; "" once it is gone)."""
+    try:
+        return (PROC / str(pid) / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def shared_dirty_mb(pid: int) -> float:
+    """Memory the process wrote or inherited written and still shares with another process
+    (anonymous pages kept in common after a fork), MB; 0 once it is gone."""
+    try:
+        text = (PROC / str(pid) / "smaps_rollup").read_text()
+    except OSError:
+        return 0.0
+    kb = [int(line.split()[1]) for line in text.splitlines() if line.startswith("Shared_Dirty:")]
+    return sum(kb) / 1024
+
+
 def _live() -> Iterator[tuple[int, list[str]]]:
     """Every live (not zombie) process: its pid and its stat fields."""
     for entry in PROC.iterdir():

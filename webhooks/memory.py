@@ -1,9 +1,10 @@
 """glibc's heap in chatdesk's long-lived processes.
 
-glibc gives each thread that allocates its own heap ("arena", up to eight per core), and a heap
-keeps what was freed in it. SQLite connections run in threads (aiosqlite) and the knowledge
-index is built in one, so a worker process kept some 8 MB in arenas that the build had freed
-(bench/e2e.py, figure 6). Two arenas are enough for threads that mostly wait on the GIL.
+glibc gives threads that allocate at the same time heaps of their own ("arenas", up to eight
+per core), and an arena keeps what was allocated and freed in it. The knowledge index is built
+in a thread, and SQLite connections run in threads (aiosqlite) in serve: a worker process kept
+some 8 MB in the arenas of those threads, and 15 MB once the build thread had its arena to
+itself (bench/e2e.py, figure 6). One arena serves threads that mostly wait on the GIL.
 Elsewhere than glibc nothing happens.
 """
 
@@ -13,7 +14,7 @@ import contextlib
 import ctypes
 
 M_ARENA_MAX = -8
-ARENAS = 2
+ARENAS = 1
 
 
 def limit_arenas(count: int = ARENAS) -> None:

@@ -26,6 +26,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -66,22 +67,32 @@ async def begin_write(conn: AsyncConnection, *, timeout_s: float = BUSY_TIMEOUT_
     if conn.dialect.name != "sqlite":
         return
     raw = await conn.get_raw_connection()
-    driver = raw.driver_connection  # aiosqlite's: these three skip SQLAlchemy's execution
-    if driver.in_transaction:  # type: ignore[union-attr]
+    driver: Any = raw.driver_connection  # aiosqlite's connection
+    if driver.in_transaction:
         return
     await _made_way()
-    await driver.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+    deadline = time.monotonic() + timeout_s
+    for attempt in range(1_000_000):
+        # one call on the driver's thread per look (serve's: a hand-over each), not three
+        if await driver._execute(_begin_immediate, driver._conn):
+            return
+        if time.monotonic() > deadline:
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("locked"))
+        if attempt == ASK_AFTER and _waiting_hook is not None:
+            _waiting_hook()
+        await asyncio.sleep(STEP_S[min(attempt, len(STEP_S) - 1)])
+
+
+def _begin_immediate(sqlite_conn: sqlite3.Connection) -> bool:
+    """On the driver's thread: BEGIN IMMEDIATE if the lock is free at once (False if not),
+    without waiting in SQLite's busy handler."""
+    sqlite_conn.execute("PRAGMA busy_timeout=0")
     try:
-        deadline = time.monotonic() + timeout_s
-        for attempt in range(1_000_000):
-            try:
-                await driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
-            if attempt == ASK_AFTER and _waiting_hook is not None:
-                _waiting_hook()
-            await asyncio.sleep(STEP_S[min(attempt, len(STEP_S) - 1)])
+        sqlite_conn.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc).lower():
+            raise
+        return False
     finally:
-        await driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # type: ignore[union-attr]
+        sqlite_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")

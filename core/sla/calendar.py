@@ -113,27 +113,84 @@ def _day_spans(cal: CalendarConfig, day: date, tz: ZoneInfo) -> list[tuple[datet
     return out
 
 
+class _Days:
+    """One calendar's working spans per day as aware instants, and the instants it was asked
+    to add working time to, remembered: the clocks of every ticket opened this week walk the
+    same few days, and a ticket's response clock is asked for by every card about it and again
+    before the commit. Found by what the calendar says (:func:`_days`), so a calendar that
+    changes, or a reloaded config's, is a new one."""
+
+    __slots__ = ("_after", "_cal", "_spans", "tz")
+
+    def __init__(self, cal: CalendarConfig) -> None:
+        self._cal = cal.model_copy(deep=True)  # what it said when first asked
+        self.tz = ZoneInfo(cal.timezone)
+        self._spans: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
+        self._after: dict[tuple[datetime, timedelta], datetime] = {}
+
+    def spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        found = self._spans.get(day)
+        if found is None:
+            if len(self._spans) >= _KEPT:
+                self._spans.clear()
+            found = self._spans[day] = tuple(_day_spans(self._cal, day, self.tz))
+        return found
+
+    def after(self, start: datetime, amount: timedelta) -> datetime:
+        """The instant ``amount`` of working time after ``start``."""
+        found = self._after.get((start, amount))
+        if found is None:
+            if len(self._after) >= _KEPT:
+                self._after.clear()
+            found = self._after[(start, amount)] = self._walk(start, amount)
+        return found
+
+    def _walk(self, start: datetime, amount: timedelta) -> datetime:
+        local = start.astimezone(self.tz)
+        remaining = amount
+        day = local.date()
+        for _ in range(_MAX_DAYS):
+            for span_start, span_end in self.spans(day):
+                cursor = max(span_start, local)
+                if cursor >= span_end:
+                    continue
+                available = span_end - cursor
+                if remaining <= available:
+                    return cursor + remaining
+                remaining -= available
+            day += timedelta(days=1)
+        raise ValueError("calendar has no working time in the next ten years")
+
+
+_KEPT = 4096  # days, and sums, per calendar (cleared when full)
+_CALENDARS_KEPT = 64
+_known: dict[tuple[object, ...], _Days] = {}
+
+
+def _days(cal: CalendarConfig) -> _Days:
+    """The remembered days of a calendar with exactly these settings."""
+    key = (
+        cal.timezone,
+        cal.holidays,
+        tuple((day, tuple(spans)) for day, spans in cal.hours.items()),
+        tuple(cal.extra_workdays),
+        tuple(cal.extra_holidays),
+    )
+    found = _known.get(key)
+    if found is None:
+        if len(_known) >= _CALENDARS_KEPT:
+            _known.clear()
+        found = _known[key] = _Days(cal)
+    return found
+
+
 def add_business_time(cal: CalendarConfig, start: datetime, amount: timedelta) -> datetime:
     """The instant ``amount`` of working time after ``start`` (aware), in the calendar's zone."""
     if start.tzinfo is None:
         raise ValueError("start must carry a time zone")
     if amount < timedelta(0):
         raise ValueError("minutes must not be negative")
-    tz = ZoneInfo(cal.timezone)
-    local = start.astimezone(tz)
-    remaining = amount
-    day = local.date()
-    for _ in range(_MAX_DAYS):
-        for span_start, span_end in _day_spans(cal, day, tz):
-            cursor = max(span_start, local)
-            if cursor >= span_end:
-                continue
-            available = span_end - cursor
-            if remaining <= available:
-                return cursor + remaining
-            remaining -= available
-        day += timedelta(days=1)
-    raise ValueError("calendar has no working time in the next ten years")
+    return _days(cal).after(start, amount)
 
 
 def add_business_minutes(cal: CalendarConfig, start: datetime, minutes: int) -> datetime:
@@ -152,12 +209,12 @@ def business_time_between(cal: CalendarConfig, start: datetime, end: datetime) -
         raise ValueError("start and end must carry a time zone")
     if end <= start:
         return timedelta(0)
-    tz = ZoneInfo(cal.timezone)
-    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    days = _days(cal)
+    local_start, local_end = start.astimezone(days.tz), end.astimezone(days.tz)
     first, last = local_start.date(), local_end.date()
     total = timedelta(0)
     for day in {first, last}:
-        for span_start, span_end in _day_spans(cal, day, tz):
+        for span_start, span_end in days.spans(day):
             lo, hi = max(span_start, local_start), min(span_end, local_end)
             if hi > lo:
                 total += hi - lo

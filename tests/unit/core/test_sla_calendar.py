@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.settings import CalendarConfig
-from core.sla.calendar import add_business_minutes, working_spans
+from core.sla.calendar import add_business_minutes, business_time_between, working_spans
 
 SH = ZoneInfo("Asia/Shanghai")
 OFFICE = CalendarConfig(key="office")
@@ -213,3 +213,22 @@ def test_calendar_without_any_working_time_is_refused() -> None:
     cal = CalendarConfig(key="never", holidays="none", hours={})
     with pytest.raises(ValueError, match="no working time"):
         add_business_minutes(cal, sh(2025, 6, 10, 10), 1)
+
+
+def test_remembered_answers_follow_a_calendar_that_changes() -> None:
+    """The calendar's days and sums are remembered by what the calendar says: the same object
+    changed in place, or another one under the same key, is answered afresh."""
+    cal = CalendarConfig(key="x")
+    start = sh(2025, 6, 10, 17)  # Tuesday 17:00
+    check(cal, start, 120, sh(2025, 6, 11, 10))
+    assert business_time_between(cal, start, sh(2025, 6, 11, 10)) == timedelta(hours=2)
+    cal.extra_holidays.append(date(2025, 6, 11))  # Wednesday off
+    check(cal, start, 120, sh(2025, 6, 12, 10))
+    assert business_time_between(cal, start, sh(2025, 6, 11, 10)) == timedelta(hours=1)
+    cal.hours["thu"] = ["08:00-18:00"]
+    check(cal, start, 120, sh(2025, 6, 12, 9))
+    cal.timezone = "UTC"  # Tuesday 09:00 UTC: 17:00 in Shanghai, the same instant
+    check(cal, start, 120, utc(2025, 6, 10, 11))
+    reloaded = CalendarConfig(key="x", extra_holidays=[date(2025, 6, 11)])
+    check(reloaded, start, 120, sh(2025, 6, 12, 10))
+    check(CalendarConfig(key="x"), start, 120, sh(2025, 6, 11, 10))  # as it was at first

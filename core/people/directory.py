@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
@@ -54,6 +57,55 @@ def person_from_row(row: Any, identities: dict[str, str]) -> Person:
     )
 
 
+# A person's columns as plain values, in the order ``person_from_values`` takes them: roles and
+# skills as their JSON text (cast: PostgreSQL's driver would decode it), decoded once per
+# distinct text (the same staff rows come back in every roster read).
+PERSON_COLUMNS = (
+    db.people.c.id,
+    db.people.c.name,
+    db.people.c.kind,
+    cast(db.people.c.roles, Text).label("roles"),
+    db.people.c.region,
+    cast(db.people.c.skills, Text).label("skills"),
+    db.people.c.on_duty,
+    db.people.c.max_open,
+    db.people.c.phone,
+    db.people.c.active,
+    db.people.c.prefer_platform,
+    db.people.c.last_platform,
+)
+
+
+@lru_cache(maxsize=1024)
+def _roles(text: str | None) -> frozenset[str]:
+    return frozenset((json.loads(text) if text else None) or ())
+
+
+@lru_cache(maxsize=1024)
+def _skills(text: str | None) -> tuple[str, ...]:
+    return tuple((json.loads(text) if text else None) or ())
+
+
+def person_from_values(values: Sequence[Any], identities: dict[str, str]) -> Person:
+    """A person from the values of ``PERSON_COLUMNS``, as ``person_from_row`` reads them."""
+    pid, name, kind, roles, region, skills, on_duty, max_open, phone, active, prefer, last = values
+    return Person(
+        id=pid,
+        name=name,
+        kind=PersonKind(kind),
+        roles=_roles(roles),
+        region=region,
+        skills=_skills(skills),
+        on_duty=on_duty,
+        max_open=max_open,
+        phone=phone,
+        active=active,
+        identities=identities,
+        prefer_platform=prefer,
+        last_platform=last,
+    )
+
+
 def person_values(person: Person) -> dict[str, Any]:
     """The ``people`` columns a person's own data fills (not id, created_at, last_platform)."""
     return {
@@ -86,12 +138,20 @@ def _by_identity_statement() -> Any:
 
 
 _BY_IDENTITY = _by_identity_statement()
+_N = len(PERSON_COLUMNS)
+_WITH_IDENTITIES = select(
+    *PERSON_COLUMNS, db.identities.c.platform, db.identities.c.user_id
+).select_from(
+    db.people.outerjoin(db.identities, db.identities.c.person_id == db.people.c.id)
+)  # a person's row once per identity: (*PERSON_COLUMNS, platform, user id)
+_GET = _WITH_IDENTITIES.where(db.people.c.id == bindparam("id"))
+_GET_MANY = _WITH_IDENTITIES.where(db.people.c.id.in_(bindparam("ids", expanding=True)))
 
 
-def _person(rows: list[Any]) -> Person | None:
-    """A person from their rows joined with their identities (none: nobody)."""
-    found = {r.id_platform: r.id_user for r in rows if r.id_platform is not None}
-    return person_from_row(rows[0], found) if rows else None
+def _person(rows: Sequence[Sequence[Any]]) -> Person | None:
+    """A person from their rows of ``_WITH_IDENTITIES`` (none: nobody)."""
+    found = {r[_N]: r[_N + 1] for r in rows if r[_N] is not None}
+    return person_from_values(rows[0][:_N], found) if rows else None
 
 
 class SqlPeopleRepository:
@@ -105,14 +165,8 @@ class SqlPeopleRepository:
     async def get(self, person_id: str) -> Person | None:
         if person_id in self._known:
             return self._known[person_id]
-        i = db.identities.c
-        rows = (
-            await self._conn.execute(  # the person and their identities in one statement
-                select(db.people, i.platform.label("id_platform"), i.user_id.label("id_user"))
-                .select_from(db.people.outerjoin(db.identities, i.person_id == db.people.c.id))
-                .where(db.people.c.id == person_id)
-            )
-        ).all()
+        # the person and their identities in one statement
+        rows = (await self._conn.execute(_GET, {"id": person_id})).all()
         person = _person(rows)
         self._known[person_id] = person
         return person
@@ -128,17 +182,9 @@ class SqlPeopleRepository:
         missing = [i for i in dict.fromkeys(ids) if i and i not in self._known]
         if not missing:
             return
-        i = db.identities.c
-        rows = (
-            await self._conn.execute(
-                select(db.people, i.platform.label("id_platform"), i.user_id.label("id_user"))
-                .select_from(db.people.outerjoin(db.identities, i.person_id == db.people.c.id))
-                .where(db.people.c.id.in_(missing))
-            )
-        ).all()
         found: dict[str, list[Any]] = {pid: [] for pid in missing}
-        for r in rows:
-            found[r.id].append(r)
+        for r in await self._conn.execute(_GET_MANY, {"ids": missing}):
+            found[r[0]].append(r)
         for pid, mine in found.items():
             self._known[pid] = _person(mine)
 

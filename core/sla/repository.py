@@ -87,11 +87,10 @@ class SqlSlaRepository:
             self._known.update(await self.many(missing))
 
     async def many(self, ticket_ids: list[int]) -> dict[int, dict[str, Clock]]:
-        c = db.sla_clocks.c
         out: dict[int, dict[str, Clock]] = {}
         if not ticket_ids:
             return out
-        rows = await self._conn.execute(select(db.sla_clocks).where(c.ticket_id.in_(ticket_ids)))
+        rows = await self._conn.execute(_OF_TICKETS, {"ids": list(ticket_ids)})
         for r in rows:
             out.setdefault(r.ticket_id, {})[r.name] = clock_from_row(r)
         return out
@@ -240,6 +239,7 @@ def _check_params(clock: Clock) -> dict[str, datetime | None]:
 
 _T = db.sla_clocks
 _INSERT = insert(_T)
+_OF_TICKETS = select(_T).where(_T.c.ticket_id.in_(bindparam("ids", expanding=True)))
 _UPDATE = (
     update(_T)
     .where(_T.c.ticket_id == bindparam("k_ticket"), _T.c.name == bindparam("k_name"))

@@ -8,9 +8,8 @@ round robin who was given work longest ago.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from itertools import groupby
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
 from core.deferred import deferring, executemany
-from core.people.directory import person_from_row
+from core.people.directory import PERSON_COLUMNS, person_from_values
 from core.people.model import Person, PersonKind
 from core.tickets.workflow import Status
 
@@ -80,21 +79,35 @@ class Offer:
 
 
 _COLS = "ticket_id round person_id card_key mode status offered_at assigned_at closed_at reason"
+_NAMES = _COLS.split()
 
 
 def _values(offer: Offer) -> dict[str, Any]:
-    values = {name: getattr(offer, name) for name in _COLS.split()}
+    values = {name: getattr(offer, name) for name in _NAMES}
     values["mode"] = offer.mode.value
     values["status"] = offer.status.value
     return values
 
 
 def _from_row(row: Any) -> Offer:
-    m = row._mapping
-    data = {name: m[name] for name in _COLS.split()}
+    """An offer from a row of ``_SELECT``."""
+    data = dict(zip(_NAMES, row, strict=True))
     data["mode"] = Mode(data["mode"])
     data["status"] = OfferStatus(data["status"])
     return Offer(**data)
+
+
+_o = db.offers.c
+_SELECT = select(*(_o[name] for name in _NAMES))
+_OF_TICKETS = _SELECT.where(_o.ticket_id.in_(bindparam("ids", expanding=True))).order_by(
+    _o.ticket_id, _o.id
+)
+_DUE = (
+    _SELECT.where(_o.status == OfferStatus.OPEN.value, _o.offered_at <= bindparam("before"))
+    .order_by(_o.offered_at, _o.id)
+    .limit(bindparam("limit"))
+)
+_DUE_SKIP_LOCKED = _DUE.with_for_update(skip_locked=True)
 
 
 _ADD = insert(db.offers)
@@ -144,73 +157,73 @@ class SqlDispatchRepository:
         missing = [i for i in dict.fromkeys(ticket_ids) if i not in self._known]
         if not missing:
             return
-        o = db.offers.c
-        rows = await self._conn.execute(
-            select(db.offers).where(o.ticket_id.in_(missing)).order_by(o.ticket_id, o.id)
-        )
+        rows = await self._conn.execute(_OF_TICKETS, {"ids": missing})
         for ticket_id in missing:
             self._known[ticket_id] = []
         for r in rows:
-            self._known[r.ticket_id].append(_from_row(r))
+            self._known[r[0]].append(_from_row(r))
 
     async def for_ticket(self, ticket_id: int) -> list[Offer]:
         if ticket_id in self._known:
             return list(self._known[ticket_id])
-        rows = await self._conn.execute(
-            select(db.offers).where(db.offers.c.ticket_id == ticket_id).order_by(db.offers.c.id)
-        )
+        rows = await self._conn.execute(_SELECT.where(_o.ticket_id == ticket_id).order_by(_o.id))
         return [_from_row(r) for r in rows]
 
     async def due(self, before: datetime, *, limit: int = 100) -> list[Offer]:
         """Open offers made at or before ``before``; locked (others skip them) on PostgreSQL."""
-        stmt = (
-            select(db.offers)
-            .where(db.offers.c.status == OfferStatus.OPEN.value, db.offers.c.offered_at <= before)
-            .order_by(db.offers.c.offered_at, db.offers.c.id)
-            .limit(limit)
+        pg = self._conn.dialect.name == "postgresql"
+        rows = await self._conn.execute(
+            _DUE_SKIP_LOCKED if pg else _DUE, {"before": before, "limit": limit}
         )
-        if self._conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        return [_from_row(r) for r in await self._conn.execute(stmt)]
+        return [_from_row(r) for r in rows]
 
     async def roster(self) -> Roster:
         """Active staff with their identities, open load and last assignment, in one
-        statement: two correlated index lookups per person (tickets by status and assignee,
-        offers by person and assigned_at), never a pass over the history."""
-        p, t, o, i = db.people, db.tickets.c, db.offers.c, db.identities.c
-        load = (
-            select(func.count())
-            .where(t.status.in_(LOAD_STATUSES), t.assignee_id == p.c.id)
-            .scalar_subquery()
-        )
-        last = select(func.max(o.assigned_at)).where(o.person_id == p.c.id).scalar_subquery()
-        rows = await self._conn.execute(
-            select(
-                p,
-                load.label("open_load"),
-                last.label("last_assigned"),
-                i.platform.label("id_platform"),
-                i.user_id.label("id_user"),
-            )
-            .select_from(p.outerjoin(db.identities, i.person_id == p.c.id))
-            .where(p.c.kind == PersonKind.STAFF.value, p.c.active.is_(True))
-            .order_by(p.c.id)
-        )
+        statement (``_ROSTER``)."""
         roster = Roster()
-        for _, group in groupby(rows, key=lambda r: r.id):
-            mine = list(group)
-            row = mine[0]
-            person = person_from_row(row, {r.id_platform: r.id_user for r in mine if r.id_user})
-            roster.staff.append(person)
-            if row.open_load:
-                roster.loads[person.id] = int(row.open_load)
-            if row.last_assigned is not None:
-                roster.last_assigned[person.id] = _aware(row.last_assigned)
+        person: Person | None = None
+        for *values, load, last, platform, user_id in await self._conn.execute(_ROSTER):
+            if person is None or person.id != values[0]:  # a person's rows come together
+                person = person_from_values(values, {})
+                roster.staff.append(person)
+                if load:
+                    roster.loads[person.id] = int(load)
+                if last is not None:
+                    roster.last_assigned[person.id] = _aware(last)
+            if user_id:
+                person.identities[platform] = user_id
         return roster
 
 
+def _roster_statement() -> Any:
+    """Active staff, a row per identity, with two correlated index lookups per person (tickets
+    by status and assignee: the open load; offers by person and assigned_at: the last
+    assignment), never a pass over the history. Built once: every dispatch reads it. Its
+    constants are written into the SQL, so that PostgreSQL plans the prepared statement once
+    rather than at every execution."""
+    p, t, o, i = db.people, db.tickets.c, db.offers.c, db.identities.c
+    statuses = bindparam("load_statuses", LOAD_STATUSES, expanding=True, literal_execute=True)
+    staff = bindparam("staff", PersonKind.STAFF.value, literal_execute=True)
+    load = (
+        select(func.count())
+        .where(t.status.in_(statuses), t.assignee_id == p.c.id)
+        .scalar_subquery()
+    )
+    last = select(func.max(o.assigned_at)).where(o.person_id == p.c.id).scalar_subquery()
+    return (
+        select(*PERSON_COLUMNS, load, last, i.platform, i.user_id)
+        .select_from(p.outerjoin(db.identities, i.person_id == p.c.id))
+        .where(p.c.kind == staff, p.c.active.is_(True))
+        .order_by(p.c.id)
+    )
+
+
+_ROSTER = _roster_statement()
+
+
 def _aware(value: Any) -> datetime:
-    # func.max bypasses the column type on SQLite: normalise like UtcDateTime does
+    """An aware UTC instant, as UtcDateTime gives it (func.max bypasses the column type on
+    SQLite: a text there)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return db.UtcDateTime().process_result_value(value, None)  # type: ignore[arg-type,return-value]
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -41,13 +41,18 @@ def _row_values(ticket: Ticket) -> dict[str, Any]:
     return values
 
 
+# What a ticket is read with: its columns in ``_COLUMNS`` order, then its version (plain
+# values for ``_from_row``).
+_SELECT = select(*(db.tickets.c[name] for name in _COLUMNS), db.tickets.c.version)
+
+
 def _from_row(row: Any) -> Ticket:
-    m = row._mapping
-    data = {name: m[name] for name in _COLUMNS}
+    """A ticket from a row of ``_SELECT``."""
+    data = dict(zip(_COLUMNS, row, strict=False))
     data["priority"] = Priority(data["priority"])
     data["status"] = Status(data["status"])
     data["fields"] = dict(data["fields"] or {})
-    return Ticket(**data, version=m["version"])
+    return Ticket(**data, version=row[-1])
 
 
 def history_from_row(row: Any) -> HistoryEntry:
@@ -60,6 +65,17 @@ def history_from_row(row: Any) -> HistoryEntry:
         action=m["action"],
         data=dict(m["data"] or {}),
     )
+
+
+_h = db.ticket_history.c
+# the histories of many tickets: (ticket id, then HistoryEntry's fields in order)
+_HISTORIES = (
+    select(_h.ticket_id, _h.at, _h.actor_id, _h.actor_name, _h.channel, _h.action, _h.data)
+    .where(_h.ticket_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_h.ticket_id, _h.id)
+)
+_GET_MANY = _SELECT.where(db.tickets.c.id.in_(bindparam("ids", expanding=True)))
+_GET_MANY_LOCKED = _GET_MANY.with_for_update()
 
 
 _UPDATE = update(db.tickets).where(
@@ -93,9 +109,7 @@ class SqlTicketRepository:
     async def get(self, ticket_id: int, *, with_history: bool = True) -> Ticket | None:
         if ticket_id in self.seen:
             return self.seen[ticket_id]
-        row = (
-            await self._conn.execute(select(db.tickets).where(db.tickets.c.id == ticket_id))
-        ).first()
+        row = (await self._conn.execute(_SELECT.where(db.tickets.c.id == ticket_id))).first()
         if row is None:
             return None
         ticket = _from_row(row)
@@ -112,19 +126,25 @@ class SqlTicketRepository:
     async def get_many(self, ids: list[int], *, lock: bool = False) -> list[Ticket]:
         """The tickets of ``ids`` that exist, with their histories, in two statements (those
         already read come from memory); ``lock`` reads them FOR UPDATE on PostgreSQL."""
-        t, h = db.tickets, db.ticket_history
         missing = [i for i in dict.fromkeys(ids) if i not in self.seen]
         if missing:
-            stmt = select(t).where(t.c.id.in_(missing))
+            stmt = _GET_MANY
             if lock and self._conn.dialect.name == "postgresql":
-                stmt = stmt.with_for_update()
+                stmt = _GET_MANY_LOCKED
                 self._locked.update(missing)
-            loaded = {r.id: _from_row(r) for r in await self._conn.execute(stmt)}
-            rows = await self._conn.execute(
-                select(h).where(h.c.ticket_id.in_(list(loaded))).order_by(h.c.ticket_id, h.c.id)
-            )
-            for r in rows:
-                loaded[r.ticket_id].history.append(history_from_row(r))
+            loaded = {r[0]: _from_row(r) for r in await self._conn.execute(stmt, {"ids": missing})}
+            rows = await self._conn.execute(_HISTORIES, {"ids": list(loaded)})
+            for ticket_id, at, actor_id, actor_name, channel, action, data in rows:
+                loaded[ticket_id].history.append(
+                    HistoryEntry(
+                        at=at,
+                        actor_id=actor_id,
+                        actor_name=actor_name,
+                        channel=channel,
+                        action=action,
+                        data=dict(data or {}),
+                    )
+                )
             self.seen.update(loaded)
         return [self.seen[i] for i in ids if i in self.seen]
 
@@ -230,7 +250,7 @@ class SqlTicketRepository:
         if flt.before_id is not None:
             conds.append(t.c.id < flt.before_id)
         rows = await self._conn.execute(
-            select(t).where(*conds).order_by(t.c.id.desc()).limit(flt.limit).offset(flt.offset)
+            _SELECT.where(*conds).order_by(t.c.id.desc()).limit(flt.limit).offset(flt.offset)
         )
         return [_from_row(r) for r in rows]
 

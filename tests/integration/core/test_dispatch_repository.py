@@ -93,6 +93,37 @@ async def test_offers_round_trip_load_and_last_assignment(engine: AsyncEngine) -
         assert [(d.ticket_id, d.person_id) for d in due] == [(4, "wang")]
 
 
+async def test_the_roster_reads_people_as_the_directory_does_and_follows_changes(
+    engine: AsyncEngine,
+) -> None:
+    """The roster reads its people as plain values (roles and skills decoded once per JSON
+    text): they are the directory's people field for field, and a change shows at once."""
+    zhang = Person(id="zhang", name="张伟", kind=PersonKind.STAFF, roles=frozenset({"engineer",
+                   "manager"}), region="华东", skills=("注塑机", "空压机"), on_duty=False,
+                   max_open=3, phone="138", identities={"wecom": "zw", "dingtalk": "0123"},
+                   prefer_platform="dingtalk")  # fmt: skip
+    async with SqlUnitOfWork(engine) as uow:
+        await uow.people.upsert(zhang, at=T0)
+        await uow.commit()
+    async with SqlUnitOfWork(engine) as uow:
+        roster = await uow.dispatch.roster()
+        assert roster.staff == await uow.people.staff()  # the directory's own reading
+        assert roster.staff[1] == zhang
+        assert await uow.people.get("zhang") == zhang
+    zhang.roles, zhang.skills, zhang.max_open = frozenset({"engineer"}), ("空压机",), 5
+    async with SqlUnitOfWork(engine) as uow:
+        await uow.people.upsert(zhang, at=T0)
+        await uow.people.deactivate_staff_except({"zhang"})
+        await uow.commit()
+    async with SqlUnitOfWork(engine) as uow:
+        roster = await uow.dispatch.roster()
+        assert roster.staff == [zhang] == await uow.people.staff()
+        await uow.people.get_many(["wang", "zhang", "nobody"])
+        wang = await uow.people.get("wang")
+        assert wang is not None and not wang.active and wang.roles == frozenset()
+        assert await uow.people.get("nobody") is None
+
+
 async def _two_scans(engine: AsyncEngine) -> None:
     async with SqlUnitOfWork(engine) as uow:
         await uow.dispatch.add(offer(1, "zhang", 0))

@@ -57,7 +57,7 @@ async def dispatch(
     excluded = {o.person_id for o in offers if o.status in _SPENT or o.is_open}
     roster = roster or await ctx.uow.dispatch.roster()
     ticket_type = ctx.config.ticket_type(ticket.type)
-    regions = [p.region for p in roster.staff if "engineer" in p.roles]
+    regions = (p.region for p in roster.staff if "engineer" in p.roles)  # read only if needed
     asset = await ctx.uow.assets.get(ticket.asset_id) if ticket.asset_id else None
     chosen = rules.candidates(
         roster.staff,

@@ -51,20 +51,20 @@ def candidates(
     """The engineers who may take the ticket, best first (see the module doc)."""
     wanted = set(skills)
     skip = set(excluded)
-    eligible = [
-        p
-        for p in people
-        if p.active
-        and p.on_duty
-        and "engineer" in p.roles
-        and p.id not in skip
-        and (not wanted or wanted.intersection(p.skills))
-        and loads.get(p.id, 0) < p.max_open
-    ]
+    ranked = []  # (load, last assigned, id, position, person): the sort key, then who
+    for i, p in enumerate(people):
+        load = loads.get(p.id, 0)
+        if (
+            load < p.max_open
+            and p.id not in skip
+            and p.active
+            and p.on_duty
+            and "engineer" in p.roles
+            and (not wanted or not wanted.isdisjoint(p.skills))
+        ):
+            ranked.append((load, last_assigned.get(p.id, _NEVER), p.id, i, p))
     if region:
-        local = [p for p in eligible if p.region == region]
-        eligible = local or eligible
-    return sorted(
-        eligible,
-        key=lambda p: (loads.get(p.id, 0), last_assigned.get(p.id, _NEVER), p.id),
-    )
+        local = [r for r in ranked if r[4].region == region]
+        ranked = local or ranked
+    ranked.sort()
+    return [r[4] for r in ranked]

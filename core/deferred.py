@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Execute = Callable[[AsyncConnection, list[Any]], Awaitable[None]]
@@ -57,12 +58,29 @@ class Writes:
 
 
 def executemany(statement: Any) -> Execute:
-    """A run written as one executemany of ``statement``."""
+    """A run written as one executemany of ``statement``. On PostgreSQL an INSERT of several
+    rows goes out as multi-row INSERTs (SQLAlchemy's "insertmanyvalues", which it uses there
+    only for an INSERT ... RETURNING: without one, the driver executes every row by itself)."""
 
     async def execute(conn: AsyncConnection, rows: list[Any]) -> None:
+        if len(rows) > 1 and conn.dialect.name == "postgresql" and isinstance(statement, Insert):
+            await conn.execute(_returning(statement), rows)
+            return
         await conn.execute(statement, rows)
 
     return execute
+
+
+_with_returning: dict[Insert, Insert] = {}
+
+
+def _returning(statement: Insert) -> Insert:
+    """``statement`` returning its table's key (built once per statement)."""
+    found = _with_returning.get(statement)
+    if found is None:
+        key = list(statement.table.primary_key.columns)
+        found = _with_returning[statement] = statement.returning(*key)
+    return found
 
 
 class DeferringConnection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,13 +96,18 @@ class SqlTicketRepository:
         self.saved: dict[int, Ticket] = {}  # added or changed in this unit of work
         self._held: dict[int, int] = {}  # deferred saves: ticket id -> version in the database
         self._locked: set[int] = set()  # read FOR UPDATE (PostgreSQL): nobody else can change
+        # the columns of the tickets read or written, as the database has them (while the
+        # version is the one read, so does the row): a deferred save writes what differs
+        self._stored: dict[int, dict[str, Any]] = {}
 
     async def next_id(self) -> int:
         """Numbers count from 1 per installation, without gaps (the counter row is locked)."""
         return await db.next_counter(self._conn, "ticket")
 
     async def add(self, ticket: Ticket) -> None:
-        await self._conn.execute(insert(db.tickets).values(**_row_values(ticket), version=0))
+        values = _row_values(ticket)
+        await self._conn.execute(insert(db.tickets).values(**values, version=0))
+        self._stored[ticket.id] = values
         await self._write_history(ticket)
         self.seen[ticket.id] = ticket
         self.saved[ticket.id] = ticket
@@ -113,6 +119,7 @@ class SqlTicketRepository:
         if row is None:
             return None
         ticket = _from_row(row)
+        self._stored[ticket_id] = dict(zip(_COLUMNS, row, strict=False))
         if with_history:
             rows = await self._conn.execute(
                 select(db.ticket_history)
@@ -132,7 +139,10 @@ class SqlTicketRepository:
             if lock and self._conn.dialect.name == "postgresql":
                 stmt = _GET_MANY_LOCKED
                 self._locked.update(missing)
-            loaded = {r[0]: _from_row(r) for r in await self._conn.execute(stmt, {"ids": missing})}
+            loaded = {}
+            for row in await self._conn.execute(stmt, {"ids": missing}):
+                loaded[row[0]] = _from_row(row)
+                self._stored[row[0]] = dict(zip(_COLUMNS, row, strict=False))
             rows = await self._conn.execute(_HISTORIES, {"ids": list(loaded)})
             for ticket_id, at, actor_id, actor_name, channel, action, data in rows:
                 loaded[ticket_id].history.append(
@@ -163,30 +173,51 @@ class SqlTicketRepository:
                 writes.add("ticket_history", "insert", executemany(_ADD_HISTORY), row)
             ticket.new_history.clear()
             return
+        values = _row_values(ticket)
         result = await self._conn.execute(
             update(db.tickets)
             .where(db.tickets.c.id == ticket.id, db.tickets.c.version == ticket.version)
-            .values(**_row_values(ticket), version=ticket.version + 1)
+            .values(**values, version=ticket.version + 1)
         )
         if result.rowcount != 1:
             raise Conflict(f"工单 {ticket.ref} 刚被其他人修改，请重试")
+        self._stored[ticket.id] = values
         ticket.version += 1
         self.saved[ticket.id] = ticket
         await self._write_history(ticket)
 
     async def _write_held(self, conn: AsyncConnection, ids: list[int]) -> None:
-        """The deferred saves: each ticket's last state, if its version is still the one read
-        (one executemany where the driver counts its rows, else locked ones together and the
-        others one by one)."""
+        """The deferred saves: each ticket's last state, if its version is still the one read,
+        in the columns that differ from the stored row (``fields`` always: a dict changed in
+        place is not seen); tickets with the same columns changed go together (one executemany
+        where the driver counts its rows, else locked ones together and the others one by
+        one)."""
         tickets = [self.saved[i] for i in ids]
-        rows = {
-            t.id: {**_row_values(t), "version": t.version, "b_id": t.id, "b_version": held}
-            for t in tickets
-            for held in [self._held.pop(t.id)]
-        }
+        rows, runs = {}, defaultdict(list)
+        for t in tickets:
+            values = _row_values(t)
+            stored = self._stored.get(t.id)
+            changed = {
+                k: v for k, v in values.items() if stored is None or k == "fields" or v != stored[k]
+            }
+            rows[t.id] = {
+                **changed,
+                "version": t.version,
+                "b_id": t.id,
+                "b_version": self._held.pop(t.id),
+            }
+            runs[tuple(changed)].append(t)
+            self._stored[t.id] = values
+        for run in runs.values():
+            await self._update(conn, run, rows)
+
+    async def _update(
+        self, conn: AsyncConnection, tickets: list[Ticket], rows: dict[int, dict[str, Any]]
+    ) -> None:
+        """One run of deferred saves that write the same columns."""
         if conn.dialect.supports_sane_multi_rowcount:
-            result = await conn.execute(_UPDATE, list(rows.values()))
-            if result.rowcount != len(rows):
+            result = await conn.execute(_UPDATE, [rows[t.id] for t in tickets])
+            if result.rowcount != len(tickets):
                 raise _stale(tickets)
             return
         locked = [rows[t.id] for t in tickets if t.id in self._locked]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
@@ -199,23 +199,27 @@ def _roster_statement() -> Any:
     """Active staff, a row per identity, with two correlated index lookups per person (tickets
     by status and assignee: the open load; offers by person and assigned_at: the last
     assignment), never a pass over the history. Built once: every dispatch reads it. Its
-    constants are written into the SQL, so that PostgreSQL plans the prepared statement once
-    rather than at every execution."""
+    constants are written into the SQL (no parameter: PostgreSQL plans the prepared statement
+    once, not at every execution, and nothing is rendered per execution)."""
     p, t, o, i = db.people, db.tickets.c, db.offers.c, db.identities.c
-    statuses = bindparam("load_statuses", LOAD_STATUSES, expanding=True, literal_execute=True)
-    staff = bindparam("staff", PersonKind.STAFF.value, literal_execute=True)
     load = (
         select(func.count())
-        .where(t.status.in_(statuses), t.assignee_id == p.c.id)
+        .where(t.status.in_([_sql_text(s) for s in LOAD_STATUSES]), t.assignee_id == p.c.id)
         .scalar_subquery()
     )
     last = select(func.max(o.assigned_at)).where(o.person_id == p.c.id).scalar_subquery()
     return (
         select(*PERSON_COLUMNS, load, last, i.platform, i.user_id)
         .select_from(p.outerjoin(db.identities, i.person_id == p.c.id))
-        .where(p.c.kind == staff, p.c.active.is_(True))
+        .where(p.c.kind == _sql_text(PersonKind.STAFF.value), p.c.active.is_(True))
         .order_by(p.c.id)
     )
+
+
+def _sql_text(value: str) -> Any:
+    """A constant string written into the SQL (our own identifiers: nothing to escape)."""
+    assert value.isidentifier(), value
+    return literal_column(f"'{value}'")
 
 
 _ROSTER = _roster_statement()

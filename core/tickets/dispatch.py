@@ -59,13 +59,11 @@ async def dispatch(
     ticket_type = ctx.config.ticket_type(ticket.type)
     regions = (p.region for p in roster.staff if "engineer" in p.roles)  # read only if needed
     asset = await ctx.uow.assets.get(ticket.asset_id) if ticket.asset_id else None
-    chosen = rules.candidates(
-        roster.staff,
+    chosen = roster.ranking().candidates(  # rules.candidates, kept sorted through the scan
         skills=ticket_type.skills if ticket_type else (),
         region=(asset.region if asset else "") or rules.ticket_region(ticket, ctx.config, regions),
         excluded=excluded,
-        loads=roster.loads,
-        last_assigned=roster.last_assigned,
+        first=cfg.mode != "pool",  # a direct assignment takes the best one
     )
     if not chosen:
         await escalate(ticket, ctx, actor, why_nobody)

@@ -19,6 +19,7 @@ from core import db
 from core.deferred import deferring, executemany
 from core.people.directory import PERSON_COLUMNS, person_from_values
 from core.people.model import Person, PersonKind
+from core.tickets.rules import Ranking
 from core.tickets.workflow import Status
 
 LOAD_STATUSES = (Status.ASSIGNED.value, Status.ACCEPTED.value)  # what counts against max_open
@@ -40,16 +41,25 @@ class OfferStatus(StrEnum):
 
 @dataclass
 class Roster:
-    """Who may be dispatched to, as one scan sees them: staff, open load, last assignment."""
+    """Who may be dispatched to, as one scan sees them: staff, open load, last assignment
+    (changed through ``assigned`` and ``unassigned`` once read, which keep its ranking)."""
 
     staff: list[Person] = field(default_factory=list)
     loads: dict[str, int] = field(default_factory=dict)
     last_assigned: dict[str, datetime] = field(default_factory=dict)
+    _ranking: Ranking | None = field(default=None, init=False, repr=False, compare=False)
+
+    def ranking(self) -> Ranking:
+        """The engineers best first (core/tickets/rules.py), sorted at the first dispatch."""
+        if self._ranking is None:
+            self._ranking = Ranking(self.staff, self.loads, self.last_assigned)
+        return self._ranking
 
     def assigned(self, person_id: str, at: datetime) -> None:
         """A ticket was just assigned to the person (later picks in the same scan see it)."""
         self.loads[person_id] = self.loads.get(person_id, 0) + 1
         self.last_assigned[person_id] = at
+        self._moved(person_id)
 
     def unassigned(self, person_id: str) -> None:
         """A ticket counted in the person's load was taken back from them."""
@@ -58,6 +68,12 @@ class Roster:
             self.loads[person_id] = left
         else:
             self.loads.pop(person_id, None)
+        self._moved(person_id)
+
+    def _moved(self, person_id: str) -> None:
+        if self._ranking is not None:
+            load, last = self.loads.get(person_id, 0), self.last_assigned.get(person_id)
+            self._ranking.moved(person_id, load, last)
 
 
 @dataclass(kw_only=True)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
@@ -68,3 +69,58 @@ def candidates(
         ranked = local or ranked
     ranked.sort()
     return [r[4] for r in ranked]
+
+
+class Ranking:
+    """The active engineers on duty of a roster in the order ``candidates`` sorts them, kept in
+    order as their loads change (``moved``): a scan dispatching many tickets sorts its roster
+    once instead of once per ticket, and a direct assignment stops at the first who fits."""
+
+    def __init__(
+        self,
+        people: Iterable[Person],
+        loads: Mapping[str, int],
+        last_assigned: Mapping[str, datetime],
+    ) -> None:
+        # (load, last assigned, id, position, person): the sort key, then who; ids are unique
+        self._keys: dict[str, tuple[int, datetime, str, int, Person]] = {}
+        for i, p in enumerate(people):
+            if p.active and p.on_duty and "engineer" in p.roles:
+                self._keys[p.id] = (loads.get(p.id, 0), last_assigned.get(p.id, _NEVER), p.id, i, p)
+        self._order = sorted(self._keys.values())
+
+    def moved(self, person_id: str, load: int, last_assigned: datetime | None) -> None:
+        """The person's load or last assignment changed."""
+        old = self._keys.get(person_id)
+        if old is None:
+            return
+        del self._order[bisect_left(self._order, old)]
+        new = (load, last_assigned or _NEVER, person_id, old[3], old[4])
+        insort(self._order, new)
+        self._keys[person_id] = new
+
+    def candidates(
+        self,
+        *,
+        skills: Iterable[str],
+        region: str,
+        excluded: Iterable[str] = (),
+        first: bool = False,
+    ) -> list[Person]:
+        """What ``candidates`` answers for this roster (only its first with ``first``)."""
+        wanted = set(skills)
+        skip = set(excluded)
+        local: list[Person] = []  # in the region
+        others: list[Person] = []  # not in it (everyone without a region)
+        for load, _, pid, _, p in self._order:
+            if load >= p.max_open or pid in skip or (wanted and wanted.isdisjoint(p.skills)):
+                continue
+            if region and p.region == region:
+                if first:
+                    return [p]
+                local.append(p)
+            elif not region and first:
+                return [p]
+            elif not (first and others):
+                others.append(p)
+        return local or others

@@ -113,31 +113,31 @@ def _day_spans(cal: CalendarConfig, day: date, tz: ZoneInfo) -> list[tuple[datet
     return out
 
 
-class _Days:
-    """One calendar's working spans per day as aware instants, and the instants it was asked
-    to add working time to, remembered: the clocks of every ticket opened this week walk the
-    same few days, and a ticket's response clock is asked for by every card about it and again
-    before the commit. Found by what the calendar says (:func:`_days`), so a calendar that
-    changes, or a reloaded config's, is a new one."""
+class WorkingTime:
+    """Working-time sums in one calendar, with what they need remembered: each day's working
+    spans as aware instants, each instant asked for (``after``) and the working time of each
+    run of whole days. The clocks of every ticket opened this week walk the same few days, a
+    ticket's response clock is asked for by every card about it and again before the commit,
+    and the time left until (or since) a due time counts the same whole days all day. Found by
+    what the calendar says (:func:`working_time`): a calendar that changes, or a reloaded
+    config's, is another one."""
 
-    __slots__ = ("_after", "_cal", "_spans", "tz")
+    __slots__ = ("_after", "_cal", "_spans", "_whole", "tz")
 
     def __init__(self, cal: CalendarConfig) -> None:
         self._cal = cal.model_copy(deep=True)  # what it said when first asked
         self.tz = ZoneInfo(cal.timezone)
         self._spans: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
         self._after: dict[tuple[datetime, timedelta], datetime] = {}
-
-    def spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
-        found = self._spans.get(day)
-        if found is None:
-            if len(self._spans) >= _KEPT:
-                self._spans.clear()
-            found = self._spans[day] = tuple(_day_spans(self._cal, day, self.tz))
-        return found
+        self._whole: dict[tuple[date, date], timedelta] = {}
 
     def after(self, start: datetime, amount: timedelta) -> datetime:
-        """The instant ``amount`` of working time after ``start``."""
+        """The instant ``amount`` of working time after ``start`` (aware), in the calendar's
+        zone."""
+        if start.tzinfo is None:
+            raise ValueError("start must carry a time zone")
+        if amount < _ZERO:
+            raise ValueError("minutes must not be negative")
         found = self._after.get((start, amount))
         if found is None:
             if len(self._after) >= _KEPT:
@@ -145,12 +145,49 @@ class _Days:
             found = self._after[(start, amount)] = self._walk(start, amount)
         return found
 
+    def between(self, start: datetime, end: datetime) -> timedelta:
+        """Working time from ``start`` to ``end`` (both aware); zero when ``end`` is not later.
+
+        The first and the last day are walked span by span; the whole days between are counted
+        (:func:`_whole_days`), so a ticket a year overdue costs what one a day overdue does."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("start and end must carry a time zone")
+        if end <= start:
+            return _ZERO
+        local_start, local_end = start.astimezone(self.tz), end.astimezone(self.tz)
+        first, last = local_start.date(), local_end.date()
+        total = _ZERO
+        for day in {first, last}:
+            for span_start, span_end in self._day(day):
+                lo, hi = max(span_start, local_start), min(span_end, local_end)
+                if hi > lo:
+                    total += hi - lo
+        if last - first > _DAY:
+            total += self._whole_days(first + _DAY, last - _DAY)
+        return total
+
+    def _day(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        found = self._spans.get(day)
+        if found is None:
+            if len(self._spans) >= _KEPT:
+                self._spans.clear()
+            found = self._spans[day] = tuple(_day_spans(self._cal, day, self.tz))
+        return found
+
+    def _whole_days(self, first: date, last: date) -> timedelta:
+        found = self._whole.get((first, last))
+        if found is None:
+            if len(self._whole) >= _KEPT:
+                self._whole.clear()
+            found = self._whole[(first, last)] = _whole_days(self._cal, first, last)
+        return found
+
     def _walk(self, start: datetime, amount: timedelta) -> datetime:
         local = start.astimezone(self.tz)
         remaining = amount
         day = local.date()
         for _ in range(_MAX_DAYS):
-            for span_start, span_end in self.spans(day):
+            for span_start, span_end in self._day(day):
                 cursor = max(span_start, local)
                 if cursor >= span_end:
                     continue
@@ -158,17 +195,18 @@ class _Days:
                 if remaining <= available:
                     return cursor + remaining
                 remaining -= available
-            day += timedelta(days=1)
+            day += _DAY
         raise ValueError("calendar has no working time in the next ten years")
 
 
-_KEPT = 4096  # days, and sums, per calendar (cleared when full)
+_ZERO, _DAY = timedelta(0), timedelta(days=1)
+_KEPT = 4096  # days, instants and runs of days per calendar (cleared when full)
 _CALENDARS_KEPT = 64
-_known: dict[tuple[object, ...], _Days] = {}
+_known: dict[tuple[object, ...], WorkingTime] = {}
 
 
-def _days(cal: CalendarConfig) -> _Days:
-    """The remembered days of a calendar with exactly these settings."""
+def working_time(cal: CalendarConfig) -> WorkingTime:
+    """Working-time sums in a calendar with exactly these settings."""
     key = (
         cal.timezone,
         cal.holidays,
@@ -180,17 +218,13 @@ def _days(cal: CalendarConfig) -> _Days:
     if found is None:
         if len(_known) >= _CALENDARS_KEPT:
             _known.clear()
-        found = _known[key] = _Days(cal)
+        found = _known[key] = WorkingTime(cal)
     return found
 
 
 def add_business_time(cal: CalendarConfig, start: datetime, amount: timedelta) -> datetime:
     """The instant ``amount`` of working time after ``start`` (aware), in the calendar's zone."""
-    if start.tzinfo is None:
-        raise ValueError("start must carry a time zone")
-    if amount < timedelta(0):
-        raise ValueError("minutes must not be negative")
-    return _days(cal).after(start, amount)
+    return working_time(cal).after(start, amount)
 
 
 def add_business_minutes(cal: CalendarConfig, start: datetime, minutes: int) -> datetime:
@@ -201,26 +235,8 @@ def add_business_minutes(cal: CalendarConfig, start: datetime, minutes: int) -> 
 
 
 def business_time_between(cal: CalendarConfig, start: datetime, end: datetime) -> timedelta:
-    """Working time from ``start`` to ``end`` (both aware); zero when ``end`` is not later.
-
-    The first and the last day are walked span by span; the whole days between are counted
-    (:func:`_whole_days`), so a ticket a year overdue costs what one a day overdue does."""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("start and end must carry a time zone")
-    if end <= start:
-        return timedelta(0)
-    days = _days(cal)
-    local_start, local_end = start.astimezone(days.tz), end.astimezone(days.tz)
-    first, last = local_start.date(), local_end.date()
-    total = timedelta(0)
-    for day in {first, last}:
-        for span_start, span_end in days.spans(day):
-            lo, hi = max(span_start, local_start), min(span_end, local_end)
-            if hi > lo:
-                total += hi - lo
-    if last - first > timedelta(days=1):
-        total += _whole_days(cal, first + timedelta(days=1), last - timedelta(days=1))
-    return total
+    """Working time from ``start`` to ``end`` (both aware): :meth:`WorkingTime.between`."""
+    return working_time(cal).between(start, end)
 
 
 def _length(spans: tuple[tuple[time, time], ...]) -> timedelta:

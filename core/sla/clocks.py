@@ -15,9 +15,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from core.settings import CalendarConfig, DeskConfig, SlaTargets
-from core.sla.calendar import DATA_VERSION, add_business_time, business_time_between
+from core.sla.calendar import DATA_VERSION, WorkingTime, working_time
 from core.tickets.model import HistoryEntry, Priority, Ticket
 from core.tickets.workflow import Status
 
@@ -81,10 +82,14 @@ def policy_for(config: DeskConfig, ticket_type: str, priority: Priority) -> SlaT
     typ = config.ticket_type(ticket_type)
     if typ is not None and priority.value in typ.sla:
         return typ.sla[priority.value]  # type: ignore[index]
+    return _default_policy(config.calendars[0].key, priority)
+
+
+@lru_cache(maxsize=64)
+def _default_policy(calendar: str, priority: Priority) -> SlaTargets:
+    """The policy of a type naming none for this priority (built once; nobody changes it)."""
     response, resolve = DEFAULT_SLA[priority]
-    return SlaTargets(
-        calendar=config.calendars[0].key, response_minutes=response, resolve_minutes=resolve
-    )
+    return SlaTargets(calendar=calendar, response_minutes=response, resolve_minutes=resolve)
 
 
 def fingerprint(policy: SlaTargets, calendar: CalendarConfig) -> str:
@@ -116,39 +121,48 @@ def reach(
 ) -> datetime | None:
     """The instant the running (unpaused) working time since ``start`` reaches ``amount``;
     None when a pause that has not ended comes first."""
+    return _reach(working_time(cal), start, amount, pauses)
+
+
+def _reach(
+    hours: WorkingTime, start: datetime, amount: timedelta, pauses: Iterable[Pause]
+) -> datetime | None:
     cursor, remaining = start, amount
     for pause in sorted(pauses, key=lambda p: p.start):
         if pause.end is not None and pause.end <= cursor:
             continue
         if pause.start > cursor:
-            available = business_time_between(cal, cursor, pause.start)
+            available = hours.between(cursor, pause.start)
             if remaining <= available:
-                return add_business_time(cal, cursor, remaining)
+                return hours.after(cursor, remaining)
             remaining -= available
         if pause.end is None:
             return None
         cursor = max(cursor, pause.end)
-    return add_business_time(cal, cursor, remaining)
+    return hours.after(cursor, remaining)
 
 
 def used(cal: CalendarConfig, clock: Clock, now: datetime) -> timedelta:
     """Running working time spent on the clock until ``now`` (pauses left out)."""
+    return _used(working_time(cal), clock, now)
+
+
+def _used(hours: WorkingTime, clock: Clock, now: datetime) -> timedelta:
     end = min(now, clock.met_at) if clock.met_at else now
-    total = business_time_between(cal, clock.started_at, end)
+    total = hours.between(clock.started_at, end)
     for pause in clock.pauses:
-        total -= business_time_between(
-            cal, max(pause.start, clock.started_at), min(pause.end or end, end)
-        )
+        total -= hours.between(max(pause.start, clock.started_at), min(pause.end or end, end))
     return max(total, timedelta(0))
 
 
 def left(cal: CalendarConfig, clock: Clock, now: datetime) -> timedelta:
     """Working time left until the due time (negative when late); a paused clock keeps its rest."""
+    hours = working_time(cal)
     if clock.due_at is not None and not clock.paused:
         if now >= clock.due_at:
-            return -business_time_between(cal, clock.due_at, now)
-        return business_time_between(cal, now, clock.due_at)
-    return timedelta(minutes=clock.minutes) - used(cal, clock, now)
+            return -hours.between(clock.due_at, now)
+        return hours.between(now, clock.due_at)
+    return timedelta(minutes=clock.minutes) - _used(hours, clock, now)
 
 
 def _clock(
@@ -163,8 +177,9 @@ def _clock(
 ) -> Clock:
     warn_seconds = max(1, minutes * 60 * policy.warn_percent // 100)
     start = ticket.created_at
-    due = reach(cal, start, timedelta(minutes=minutes), pauses)
-    warn = reach(cal, start, timedelta(seconds=warn_seconds), pauses)
+    hours = working_time(cal)
+    due = _reach(hours, start, timedelta(minutes=minutes), pauses)
+    warn = _reach(hours, start, timedelta(seconds=warn_seconds), pauses)
     return Clock(
         name=name,
         calendar=cal.key,

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core import db
 from core.sqlite_inline import InlineConnection
 from core.write_lock import begin_write
-from webhooks.bootstrap import build_services, close_services, migrate
+from webhooks.bootstrap import migrate
 
 
 def row(key: str) -> dict[str, Any]:
@@ -103,19 +103,3 @@ async def test_waiting_for_the_write_lock_leaves_the_loop_free(
     async with inline.connect() as conn:
         keys = set((await conn.execute(select(db.cache_entries.c.key))).scalars())
     assert keys == {"serve", "worker"}
-
-
-async def test_only_the_worker_process_runs_sqlite_inline(
-    sqlite_url: str, make_settings: Any
-) -> None:
-    settings = make_settings(database_url=sqlite_url)
-    found = {}
-    for worker in (False, True):
-        services = await build_services(settings, worker=worker)
-        try:
-            async with services.engine.connect() as conn:
-                raw = await conn.get_raw_connection()
-                found[worker] = isinstance(raw.driver_connection, InlineConnection)
-        finally:
-            await close_services(services)
-    assert found == {False: False, True: True}

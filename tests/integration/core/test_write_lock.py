@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import db, write_lock
+from core.sqlite_inline import InlineConnection
 from core.write_lock import begin_write
 from webhooks.bootstrap import build_services, close_services, migrate
 
@@ -128,20 +129,23 @@ async def test_the_wait_ends_with_an_error_and_the_busy_timeout_is_restored(
         assert n == 0
 
 
-async def test_only_worker_processes_leave_syncing_to_the_next_commit(
+async def test_only_worker_processes_leave_syncing_to_the_next_commit_and_run_inline(
     sqlite_url: str, make_settings: Any
 ) -> None:
-    """PRAGMA synchronous: 2 is FULL (serve's acks), 1 is NORMAL (the worker process)."""
+    """PRAGMA synchronous: 2 is FULL (serve's acks), 1 is NORMAL (the worker process); only
+    the worker process runs SQLite on its loop's thread (core/sqlite_inline.py)."""
     settings = make_settings(database_url=sqlite_url)
     found = {}
     for worker in (False, True):
         services = await build_services(settings, worker=worker)
         try:
             async with services.engine.connect() as conn:
-                found[worker] = (await conn.exec_driver_sql("PRAGMA synchronous")).scalar()
+                synchronous = (await conn.exec_driver_sql("PRAGMA synchronous")).scalar()
+                raw = await conn.get_raw_connection()
+                found[worker] = (synchronous, isinstance(raw.driver_connection, InlineConnection))
         finally:
             await close_services(services)
-    assert found == {False: 2, True: 1}
+    assert found == {False: (2, False), True: (1, True)}
     strict = make_settings(database_url=sqlite_url, workers={"sqlite_synchronous": "full"})
     services = await build_services(strict, worker=True)
     try:

@@ -68,7 +68,7 @@ class KbChat:
         actor: Actor,
     ) -> list[str]:
         """知识 <关键词>: the top three as a card, or a short text when nothing is relevant."""
-        found = await self.search.articles(uow.conn, query, limit=3)
+        found = await self.search.articles(uow.conn, query, limit=3, build=False)
         await uow.kb.record(
             EventKind.SEARCH,
             at=self.clock.now(),
@@ -95,7 +95,7 @@ class KbChat:
         """Articles worth showing a customer who describes a problem (none when weak)."""
         if not text.strip():
             return []
-        found = await self.search.articles(conn, text, limit=3)
+        found = await self.search.articles(conn, text, limit=3, build=False)
         return card_articles(self.base_url, found)
 
     async def send_cards(

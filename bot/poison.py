@@ -3,7 +3,8 @@
 A row whose payload does not load, whose sender is not one person's id, or whose handling hits
 a bug or a data error fails the same way on every try; retrying it only repeats the traceback
 and keeps the person waiting. Only trouble that may pass (the database or the network away, a
-lock, a timeout, a unique key lost to a concurrent writer) is worth a retry.
+lock, a timeout, a unique key lost to a concurrent writer, a knowledge index that kept
+changing while it was rebuilt) is worth a retry.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.exc import (
 )
 
 from bot import texts
+from core.kb.search import IndexOutOfDate
 from core.people.ids import valid_user_id
 
 
@@ -33,6 +35,8 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | DisconnectionError):
         return True
     if isinstance(exc, IntegrityError):  # lost a race for a unique key: the retry finds it
+        return True
+    if isinstance(exc, IndexOutOfDate):  # articles changed during every rebuild: a later try
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True

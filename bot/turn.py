@@ -25,6 +25,7 @@ from bot.kb_chat import KbChat, new_report_text
 from core import inbox
 from core.bus import MessageBus
 from core.errors import DomainError, ValidationFailed
+from core.kb.search import IndexOutOfDate
 from core.messages import Actor, Channel, Outbound
 from core.people.directory import identify
 from core.people.model import Person
@@ -34,6 +35,7 @@ from core.uow import SqlUnitOfWork
 log = logging.getLogger(__name__)
 
 Item = ChatMessage | CardAction
+INDEX_RETRIES = 3  # rebuilds of the knowledge index one turn waits for before it gives up
 
 
 def reply_message(row_id: int, item: Item, text: str, suffix: str = "reply") -> Outbound:
@@ -63,7 +65,20 @@ class ChatTurn:
         self.dashboard_link = dashboard_link
 
     async def handle(self, engine: Any, row: dict[str, Any], item: Item) -> bool:
-        """Handle the row; False when another worker finished it first (nothing committed)."""
+        """Handle the row; False when another worker finished it first (nothing committed).
+
+        A turn that needs the knowledge index while it is out of date (articles were just
+        imported) rolls back, waits for the rebuild outside any transaction and starts again:
+        on SQLite the turn holds the one write lock, and the acks must not wait seconds for it.
+        """
+        for _ in range(INDEX_RETRIES):
+            try:
+                return await self._handle(engine, row, item)
+            except IndexOutOfDate:
+                await self.kb.search.refresh(engine)
+        return await self._handle(engine, row, item)  # changed again each time: transient
+
+    async def _handle(self, engine: Any, row: dict[str, Any], item: Item) -> bool:
         row_id = row["id"]
         async with SqlUnitOfWork(engine) as uow:
             await uow.begin_write()  # SQLite: the lock first, so nothing read can go stale

@@ -339,7 +339,7 @@ async def _warm_up_kb(services: Services) -> None:
     background at start, so that the first search after a start is as fast as any other.
     Without published articles this is two queries and nothing is loaded."""
     try:
-        await services.inbox_worker.kb.search.warm_up(services.engine)
+        await services.inbox_worker.kb.search.refresh(services.engine)
     except Exception:
         log.warning("knowledge index not built at start; the first search builds it", exc_info=True)
 

@@ -5,6 +5,11 @@ articles give the same ranking on SQLite and PostgreSQL and in every instance. E
 first compares a cheap stamp (count and newest change of the published articles); when it
 differs the index is rebuilt in a worker thread, once, while other searches wait for it.
 
+A rebuild takes seconds with thousands of articles. A caller inside a writing transaction (a
+chat turn, which on SQLite holds the database's one write lock from its start) must not wait
+that long: it passes ``build=False`` and gets `IndexOutOfDate`, rolls back, brings the index up
+to date with `refresh` (which holds no connection while it builds) and tries again.
+
 The index, the analyzer and their libraries (numpy, jieba and its dictionary) are imported and
 loaded at the first search of a process, not before: a process that never searches (the web
 process of `chatdesk serve`, until someone uses the REST search) never carries them.
@@ -26,6 +31,11 @@ if TYPE_CHECKING:
     from core.kb.index import Hit, KbIndex, Vectors
 
 MAX_QUERY = 200  # characters of a query that are looked at
+
+
+class IndexOutOfDate(Exception):
+    """The articles changed since the index was built, and the caller asked not to wait for a
+    rebuild; `KnowledgeSearch.refresh` outside the transaction, then try again."""
 
 
 class KnowledgeSearch:
@@ -53,11 +63,13 @@ class KnowledgeSearch:
         release_free_memory()  # what the analyses and numpy's temporaries left in the heap
         return index
 
-    async def index(self, conn: AsyncConnection) -> KbIndex:
+    async def index(self, conn: AsyncConnection, *, build: bool = True) -> KbIndex:
         repo = SqlKbRepository(conn)
         stamp = await repo.stamp()
         if self._index is not None and stamp == self._stamp:
             return self._index
+        if not build:
+            raise IndexOutOfDate
         async with self._lock:
             if self._index is None or stamp != self._stamp:
                 await self._install(stamp, await repo.published())
@@ -74,30 +86,35 @@ class KnowledgeSearch:
         self._articles = {a.id: a for a in articles}
         self._stamp = stamp
 
-    async def warm_up(self, engine: AsyncEngine) -> None:
-        """Build the index now rather than at the first search (the worker does at start, so
-        that the first question after a restart is answered as fast as any). It holds no
-        connection while it builds; a search that comes meanwhile waits for it."""
+    async def refresh(self, engine: AsyncEngine) -> None:
+        """Bring the index up to date with the articles: at start (so that the first question
+        after a restart is answered as fast as any) and before a chat turn that found it out of
+        date tries again. It holds no connection while it builds; a search that comes meanwhile
+        waits for it, and a second refresh finds the work done."""
         async with self._lock:
-            if self._index is not None:
-                return
             async with engine.connect() as conn:
                 repo = SqlKbRepository(conn)
                 stamp = await repo.stamp()
+                if self._index is not None and stamp == self._stamp:
+                    return
                 articles = await repo.published() if stamp[0] else []
             await self._install(stamp, articles)
 
-    async def search(self, conn: AsyncConnection, query: str, *, limit: int = 5) -> list[Hit]:
+    async def search(
+        self, conn: AsyncConnection, query: str, *, limit: int = 5, build: bool = True
+    ) -> list[Hit]:
         query = query.strip()[:MAX_QUERY]
         if not query:
             return []
         if self._stamp is not None and self._stamp[0] == 0:
             if (await SqlKbRepository(conn).stamp())[0] == 0:
                 return []  # no articles: no need to load the dictionary at all
-        index = await self.index(conn)
+        index = await self.index(conn, build=build)
         return index.search(query, limit=max(1, min(limit, 50)))
 
-    async def articles(self, conn: AsyncConnection, query: str, *, limit: int = 3) -> list[Article]:
+    async def articles(
+        self, conn: AsyncConnection, query: str, *, limit: int = 3, build: bool = True
+    ) -> list[Article]:
         """The best published articles for a query, best first (for cards)."""
-        hits = await self.search(conn, query, limit=limit)
+        hits = await self.search(conn, query, limit=limit, build=build)
         return [self._articles[h.id] for h in hits if h.id in self._articles]

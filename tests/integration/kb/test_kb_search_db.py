@@ -126,7 +126,7 @@ async def test_upsert_keeps_counters_and_events_are_stored(engine: AsyncEngine) 
 
 async def test_a_warmed_up_index_serves_the_first_search(engine: AsyncEngine) -> None:
     search = KnowledgeSearch(DeskConfig())
-    await search.warm_up(engine)
+    await search.refresh(engine)
     built = search._index
     assert built is not None and built.n == len(kb_data.articles())
     async with engine.connect() as conn:

@@ -1,9 +1,8 @@
-"""Fixtures for repository-level tests: each backend in turn (PostgreSQL when configured, and
-SQLite always), migrated and empty."""
+"""Fixtures for repository-level tests: each backend in turn (tests/integration/conftest.py),
+migrated and empty."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,16 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core import db
 from webhooks.bootstrap import migrate
-
-_PG = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
-
-
-@pytest.fixture(
-    params=["database_url", "sqlite_url"] if _PG else ["database_url"],
-    ids=["postgresql", "sqlite"] if _PG else ["sqlite"],
-)
-def each_backend_url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue(request.param)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ free for another process (a plain sqlite3 connection that must get BEGIN IMMEDIA
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -31,7 +30,6 @@ from core.uow import SqlUnitOfWork
 from tests.fakes import kb_data
 from webhooks.bootstrap import build_bus, migrate
 
-PG = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 NEW = Article(
     id="KB-901",
@@ -42,17 +40,9 @@ NEW = Article(
 )
 
 
-@pytest.fixture(
-    params=["database_url", "sqlite_url"] if PG else ["database_url"],
-    ids=["postgresql", "sqlite"] if PG else ["sqlite"],
-)
-def url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue(request.param)
-
-
 @pytest.fixture
-async def engine(url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.make_engine(url, inline=True)  # as the worker process runs it
+async def engine(each_backend_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = db.make_engine(each_backend_url, inline=True)  # as the worker process runs it
     await migrate(engine)
     async with SqlUnitOfWork(engine) as uow:
         for a in kb_data.articles()[:20]:
@@ -83,8 +73,9 @@ async def ask(engine: AsyncEngine, text: str, key: str) -> None:
 
 
 async def test_a_turn_waits_for_a_rebuild_outside_its_transaction(
-    engine: AsyncEngine, url: str
+    engine: AsyncEngine, each_backend_url: str
 ) -> None:
+    url = each_backend_url
     worker = InboxWorker(engine=engine, bus=build_bus(engine, DeskConfig(), FixedClock(T0)))
     search = worker.kb.search
     await search.refresh(engine)

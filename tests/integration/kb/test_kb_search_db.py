@@ -19,20 +19,13 @@ from tests.fakes import kb_data
 from webhooks.bootstrap import migrate
 
 PG = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
-BACKENDS = ["database_url", "sqlite_url"] if PG else ["database_url"]
-BACKEND_IDS = ["postgresql", "sqlite"] if PG else ["sqlite"]
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 QUERIES = [q["q"] for q in kb_data.queries()]
 
 
-@pytest.fixture(params=BACKENDS, ids=BACKEND_IDS)
-def url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue(request.param)
-
-
 @pytest.fixture
-async def engine(url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.make_engine(url)
+async def engine(each_backend_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = db.make_engine(each_backend_url)
     await migrate(engine)
     async with SqlUnitOfWork(engine) as uow:
         for a in kb_data.articles():

@@ -5,7 +5,6 @@ once; a recomputation keeps the scan's marks."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -27,9 +26,6 @@ from core.tickets.commands import AssignTicket, ChangePriority, OpenTicket
 from core.uow import SqlUnitOfWork
 from webhooks.bootstrap import migrate
 
-PG = os.environ.get("CHATDESK_TEST_DATABASE_URL", "")
-BACKENDS = ["database_url", "sqlite_url"] if PG else ["database_url"]
-BACKEND_IDS = ["postgresql", "sqlite"] if PG else ["sqlite"]
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2025, 6, 20, 9, 0, tzinfo=SH)
 ALWAYS = CalendarConfig(
@@ -60,11 +56,6 @@ STAFF = [
 N = 30
 
 
-@pytest.fixture(params=BACKENDS, ids=BACKEND_IDS)
-def url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue(request.param)
-
-
 def bus(engine: AsyncEngine, at: datetime) -> MessageBus:
     return MessageBus(
         uow_factory=lambda: SqlUnitOfWork(engine),
@@ -77,8 +68,8 @@ def bus(engine: AsyncEngine, at: datetime) -> MessageBus:
 
 
 @pytest.fixture
-async def engine(url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.make_engine(url)
+async def engine(each_backend_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = db.make_engine(each_backend_url)
     await migrate(engine)
     async with SqlUnitOfWork(engine) as uow:
         for person in STAFF:

@@ -1,8 +1,9 @@
 """Scans and reads at 100k tickets: do they grow with history?
 
 N tickets of two years' history (tests/fakes/scan_seed.py: three history rows and one offer per
-ticket, 100 engineers), on a SQLite file or on PostgreSQL (its own ``chatdesk_bench_scans``
-database, dropped afterwards). Timed through the real bus and queries, repeated:
+ticket, 100 engineers), on a SQLite file or on PostgreSQL (a database of its own,
+``chatdesk_bench_scans_<pid>`` so that concurrent runs do not collide, dropped afterwards, also
+when the run is interrupted or terminated). Timed through the real bus and queries, repeated:
 
 - auto-close with nothing due (the scan that runs every minute);
 - the accept-timeout scan re-dispatching 20 lapsed offers (each to the least loaded engineer),
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -47,7 +50,6 @@ from core.uow import SqlUnitOfWork  # noqa: E402
 from tests.fakes.scan_seed import OPEN_NEWEST, desk_config, lapse, seed  # noqa: E402
 from webhooks.bootstrap import build_bus, migrate  # noqa: E402
 
-BENCH_DB = "chatdesk_bench_scans"
 LAPSED = 20
 
 
@@ -155,14 +157,18 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+                        help="PostgreSQL server; a chatdesk_bench_scans_<pid> database is made there "
+                        "and dropped afterwards")  # fmt: skip
     args = parser.parse_args()
+    # a terminated run unwinds like an interrupted one: its database is dropped, its file removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.db in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             print(f"SQLite, {args.n:,} tickets:", flush=True)
             asyncio.run(run(f"sqlite+aiosqlite:///{tmp}/bench.db", args.n, args.runs))
     if args.db in ("postgresql", "both"):
-        with bench_database(args.pg, BENCH_DB) as url:
+        with bench_database(args.pg, f"chatdesk_bench_scans_{os.getpid()}") as url:
             print(f"PostgreSQL, {args.n:,} tickets:", flush=True)
             asyncio.run(run(url, args.n, args.runs))
 

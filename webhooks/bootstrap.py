@@ -226,6 +226,18 @@ class Services:
                 loop.wake()
 
 
+def service_engine(settings: Settings, *, worker: bool = False) -> AsyncEngine:
+    """The database engine of a process of the service; ``worker``: of one that runs only the
+    workers and the scheduler (``chatdesk worker``, serve's child; bench/scans.py times the
+    scans on this one, as that process runs them)."""
+    relaxed = worker and settings.workers.sqlite_synchronous == "normal"
+    return db.make_engine(
+        settings.database_url,
+        synchronous="NORMAL" if relaxed else "FULL",
+        inline=worker,  # SQLite: a worker process's loop does database work only
+    )
+
+
 async def build_services(
     settings: Settings,
     *,
@@ -239,12 +251,7 @@ async def build_services(
     clock = clock or SystemClock()
     desk = settings.desk()
     ensure_sqlite_dir(settings.database_url)
-    relaxed = worker and settings.workers.sqlite_synchronous == "normal"
-    engine = db.make_engine(
-        settings.database_url,
-        synchronous="NORMAL" if relaxed else "FULL",
-        inline=worker,  # SQLite: a worker process's loop does database work only
-    )
+    engine = service_engine(settings, worker=worker)
     if run_migrations:
         await migrate(engine)
     await sync_directory(engine, desk, clock.now())

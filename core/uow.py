@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -152,10 +153,8 @@ class SqlUnitOfWork:
         await outbox.add(self.conn, msg, at=at, due_at=due_at)
 
     async def mark_processed(self, source: str, *, at: datetime) -> bool:
-        stmt = insert_ignoring_duplicates(self.conn, db.processed_commands, ["source"])
-        result = await self.conn.execute(
-            stmt.returning(db.processed_commands.c.source), {"source": source[:255], "at": at}
-        )
+        stmt = _mark_processed(self.conn.dialect.name)
+        result = await self.conn.execute(stmt, {"source": source[:255], "at": at})
         return bool(result.all())
 
     def collect_events(self) -> list[Event]:
@@ -164,3 +163,10 @@ class SqlUnitOfWork:
             events.extend(ticket.events)
             ticket.events.clear()
         return events
+
+
+@functools.cache
+def _mark_processed(dialect: str) -> Any:
+    """The INSERT of ``mark_processed``, built once per dialect (every command runs it)."""
+    stmt = insert_ignoring_duplicates(dialect, db.processed_commands, ["source"])
+    return stmt.returning(db.processed_commands.c.source)

@@ -90,13 +90,28 @@ async def insert_many_announcing(
     channel: Channel,
 ) -> int:
     """INSERT ``rows`` in their order, each unless its ``unique`` columns exist (SQLAlchemy
-    sends them as multi-row INSERTs, "insertmanyvalues"); new rows signal ``channel``, on
-    PostgreSQL with one more statement. Returns how many were new."""
-    stmt = insert_ignoring_duplicates(conn, table, unique).returning(table.c.id)
+    sends them as multi-row INSERTs, "insertmanyvalues"); new rows signal ``channel``. Returns
+    how many were new. On PostgreSQL the ``pg_notify`` is in the RETURNING clause, called for
+    each new row (the transaction folds identical notifications into one), instead of a
+    statement of its own."""
+    dialect = conn.dialect.name
+    stmt = _many_insert(dialect, table, tuple(unique), channel)
     new = len((await conn.execute(stmt, rows)).all())
-    if new:
-        await announce(conn, channel)
+    if new and dialect != "postgresql":
+        mark_local(conn, channel)
     return new
+
+
+def _many_insert(dialect: str, table: Table, unique: tuple[str, ...], channel: Channel) -> Any:
+    """The statement of ``insert_many_announcing``, built once per shape."""
+    key = (dialect, table.name, unique, (), f"many:{channel}")
+    stmt = _built.get(key)
+    if stmt is None:
+        stmt = insert_ignoring_duplicates(dialect, table, list(unique)).returning(table.c.id)
+        if dialect == "postgresql":
+            stmt = stmt.returning(notify_clause(channel))
+        stmt = _built[key] = stmt
+    return stmt
 
 
 async def announce(conn: AsyncConnection, channel: Channel) -> None:

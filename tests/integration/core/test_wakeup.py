@@ -105,6 +105,29 @@ async def test_one_transaction_wakes_once(
     assert outbox_woken.calls == 1
 
 
+async def test_rows_queued_together_wake_once_and_duplicates_not_at_all(
+    migrated_engine: AsyncEngine, started: tuple[Wakeup, Woken, Woken]
+) -> None:
+    """``outbox.add_many`` (the deferred writes of a scan): on PostgreSQL the notification is
+    in the INSERT's RETURNING clause, once per new row, and arrives once."""
+    _, outbox_woken, inbox_woken = started
+    msgs = [
+        Outbound(platform="wecom", user_id=f"u{i}", text="x", dedupe_key=f"b{i}") for i in range(3)
+    ]
+    rows = [outbox.outbox_row(m, at=T0) for m in msgs]
+    async with migrated_engine.begin() as conn:
+        await outbox.add_many(conn, rows)
+    await outbox_woken.next()
+    async with migrated_engine.begin() as conn:
+        await outbox.add_many(conn, rows)  # every row a duplicate: nothing new
+    await receive(migrated_engine, "fence")  # whatever the commits before it sent has arrived
+    await inbox_woken.next()
+    assert outbox_woken.calls == 1
+    async with migrated_engine.connect() as conn:
+        keys = (await conn.execute(text("SELECT dedupe_key FROM outbox ORDER BY id"))).scalars()
+        assert list(keys) == ["b0", "b1", "b2"]
+
+
 async def test_a_stored_callback_wakes_the_inbox_worker(
     migrated_engine: AsyncEngine, started: tuple[Wakeup, Woken, Woken]
 ) -> None:

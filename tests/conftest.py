@@ -94,8 +94,9 @@ async def redis_url() -> AsyncIterator[str]:
 
 @pytest.fixture(autouse=True)
 def demo_files_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The demo's own SQLite file and photos (defaults ``var/demo.db`` and ``var/demo-media``,
-    relative to the working directory, i.e. the checkout) go to this test's temporary
+    """The demo's own SQLite file and photos and the photos fetched from chats (defaults
+    ``var/demo.db``, ``var/demo-media`` and ``var/media``, relative to the working directory,
+    i.e. the checkout) go to this test's temporary
     directory instead, in this process and in subprocesses that keep the environment. Values
     passed to ``load_settings`` still win; a YAML file's do not (the environment comes first),
     so subprocesses given a YAML with these keys must drop the CHATDESK_ variables, as they do."""
@@ -103,6 +104,7 @@ def demo_files_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "CHATDESK_SANDBOX_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
     )
     monkeypatch.setenv("CHATDESK_SANDBOX_MEDIA_DIR", str(tmp_path / "demo-media"))
+    monkeypatch.setenv("CHATDESK_MEDIA_DIR", str(tmp_path / "media"))
 
 
 @pytest.fixture

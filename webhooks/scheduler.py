@@ -7,7 +7,7 @@ its time slot, so when several instances tick together only one of them acts.
 from __future__ import annotations
 
 import logging
-from datetime import time
+from datetime import datetime, time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -40,8 +40,15 @@ async def _issue(services: Services, command_type: type[Command], slot: str) -> 
     services.wake_outbox()
 
 
+def scan_slot(now: datetime, interval_s: float) -> str:
+    """The time slot a scan tick belongs to: the number of whole intervals since the epoch, so
+    that instances with the same `workers.scan_interval_s` agree on it whenever each of them
+    ticks, and a scan every 20 s acts every 20 s (not once a minute)."""
+    return f"{int(now.timestamp() // interval_s)}x{interval_s:g}s"
+
+
 async def scan(services: Services) -> None:
-    slot = services.clock.now().strftime("%Y%m%d%H%M")
+    slot = scan_slot(services.clock.now(), services.settings.workers.scan_interval_s)
     await _issue(services, ScanAssignments, slot)
     await _issue(services, ScanAutoClose, slot)
     try:

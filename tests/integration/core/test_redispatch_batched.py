@@ -219,7 +219,7 @@ async def test_re_dispatching_many_lapsed_offers_costs_what_one_does(
     at_once = await statements(migrated_engine, clock, 12, defer=False)
     # the processed mark; reads: the offers due, tickets, histories, offers, clocks, assets, the
     # roster, people; writes at the commit: a grouped statement per table and kind (offers
-    # closed and offers made), and PostgreSQL's NOTIFY for the relay
+    # closed and offers made; on PostgreSQL the relay's NOTIFY rides the outbox INSERT)
     assert many == one <= 16
     assert at_once > 6 * 12  # the same scan writing at once: its writes, ticket by ticket
 

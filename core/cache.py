@@ -236,6 +236,18 @@ def _ms(seconds: float) -> int:
     return max(int(seconds * 1000), 1)
 
 
+def import_client(redis_url: str) -> None:
+    """Import what ``make_cache`` will use for ``redis_url``, ahead of it: serve does so before
+    it forks its worker processes, so that the Redis client's modules (some 7 MB) are one copy
+    shared by both instead of one imported by each (webhooks/forked_workers.py)."""
+    if redis_url:
+        import redis.asyncio.retry
+        import redis.backoff  # noqa: F401
+
+        import core.cache_db
+        import core.cache_fallback  # noqa: F401
+
+
 def make_cache(redis_url: str, engine: AsyncEngine | None = None) -> Cache:
     """The in-process cache without Redis; with Redis and a database, Redis backed by the
     database while Redis is unreachable."""

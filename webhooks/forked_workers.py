@@ -165,15 +165,17 @@ def fork_workers(settings: Settings) -> list[ForkedChild]:
     """Fork serve's worker processes (before the event loop: see ``can_fork``); each waits for
     its ``go``."""
     # what serve and its workers use, imported here once: the app, the channels, the workers'
-    # wake-ups and the database driver (the scheduler stays the workers' own)
+    # wake-ups, the database driver and the Redis client (the scheduler stays the workers' own)
     from sqlalchemy.engine import make_url
 
     import webhooks.app
     import webhooks.channels  # noqa: F401
     from bot.wakeup import Wakeup  # noqa: F401
+    from core.cache import import_client
     from webhooks.worker_process import run_worker
 
     make_url(settings.database_url).get_dialect().import_dbapi()
+    import_client(settings.redis_url)
 
     gc.collect()
     gc.freeze()  # what exists now is never visited by a collection: its pages stay shared

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.machinery
+import importlib.util
 import sys
+import types
 from functools import lru_cache
 from typing import Any
 
@@ -19,7 +22,11 @@ from core.kb.dictionary import Dictionary
 
 
 def _import_jieba() -> Any:
-    """jieba, imported without pkg_resources (10 MB): jieba then opens its files directly."""
+    """jieba, imported without pkg_resources (10 MB): jieba then opens its files directly; and
+    with its HMM model (``jieba.finalseg``: 3 MB of probability tables) loaded only if something
+    uses it, which our cuts (``HMM=False``) never do."""
+    if "jieba" not in sys.modules:
+        _lazy_hmm_model()
     if "jieba" not in sys.modules and "pkg_resources" not in sys.modules:
         sys.modules["pkg_resources"] = None  # type: ignore[assignment]
         try:
@@ -30,6 +37,42 @@ def _import_jieba() -> Any:
 
     jieba.setLogLevel(60)  # jieba prints its dictionary loading to stderr otherwise
     return jieba
+
+
+class _OnFirstUse(types.ModuleType):
+    """A module that runs (the real one taking its place) when first asked for a name it has
+    not got; until then, only its import attributes (``__spec__``, ``__path__``) exist."""
+
+    def __getattr__(self, name: str) -> Any:
+        spec = self.__spec__
+        assert spec is not None and spec.loader is not None
+        real = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = real
+        try:
+            spec.loader.exec_module(real)
+        except BaseException:
+            sys.modules[spec.name] = self
+            raise
+        self.__dict__.update(real.__dict__)  # who imported this one sees the real names now
+        return getattr(real, name)
+
+
+def _lazy_hmm_model() -> None:
+    """``jieba.finalseg`` as a module that runs (loading its tables) at its first use: jieba's
+    HMM cuts and ``add_word(w, 0)`` still work, loading it then."""
+    found = importlib.util.find_spec("jieba")
+    if found is None or not found.submodule_search_locations:
+        return
+    spec = importlib.machinery.PathFinder.find_spec(
+        "jieba.finalseg", list(found.submodule_search_locations)
+    )
+    if spec is None or spec.loader is None:
+        return
+    module = _OnFirstUse(spec.name)
+    module.__spec__, module.__loader__ = spec, spec.loader
+    module.__package__, module.__path__ = spec.name, list(spec.submodule_search_locations or [])
+    module.__file__ = spec.origin
+    sys.modules[spec.name] = module
 
 
 jieba = _import_jieba()

@@ -71,7 +71,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     migrate = _migrate_apart(settings, not args.no_migrate)
     if migrate is None:
         return 1
-    asyncio.run(run_worker(settings, run_migrations=migrate, from_serve=args.from_serve))
+    asyncio.run(
+        run_worker(
+            settings, run_migrations=migrate, from_serve=args.from_serve, search_fd=args.search_fd
+        )
+    )
     return 0
 
 
@@ -170,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
     worker.add_argument("--from-serve", action="store_true", help=argparse.SUPPRESS)
+    worker.add_argument("--search-fd", type=int, help=argparse.SUPPRESS)  # search_link.py
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("migrate", parents=[common], help="apply database migrations").set_defaults(
         func=cmd_migrate

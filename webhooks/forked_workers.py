@@ -28,6 +28,7 @@ import functools
 import gc
 import os
 import signal
+import socket
 import sys
 import threading
 import traceback
@@ -121,9 +122,10 @@ class ForkedChild:
     """A worker process forked before serve's event loop, seen the way ``WorkerProcess`` sees
     an ``asyncio.subprocess.Process``: pid, stdin, returncode, wait, send_signal, kill."""
 
-    def __init__(self, pid: int, stdin: int, go: int) -> None:
+    def __init__(self, pid: int, stdin: int, go: int, search: socket.socket) -> None:
         self.pid = pid
         self.stdin = _Pipe(stdin)
+        self.search = search  # serve's end of its search link (webhooks/search_link.py)
         self.returncode: int | None = None
         self._go = go
         self._pidfd = os.pidfd_open(pid)  # readable once the child has exited
@@ -172,6 +174,7 @@ def fork_workers(settings: Settings) -> list[ForkedChild]:
     import webhooks.channels  # noqa: F401
     from bot.wakeup import Wakeup  # noqa: F401
     from core.cache import import_client
+    from webhooks.search_link import pair
     from webhooks.worker_process import run_worker
 
     make_url(settings.database_url).get_dialect().import_dbapi()
@@ -183,22 +186,31 @@ def fork_workers(settings: Settings) -> list[ForkedChild]:
     for _ in range(settings.worker_processes()):
         nudge_r, nudge_w = os.pipe()
         go_r, go_w = os.pipe()
+        ours, theirs = pair()
         pid = os.fork()
         if pid == 0:
             for child in children:  # what serve holds of the workers forked before this one
                 child.stdin.close()
+                child.search.close()
                 for fd in (child._go, child._pidfd):
                     os.close(fd)
             os.close(nudge_w)
             os.close(go_w)
-            _leave(functools.partial(_work, settings, run_worker, serve, nudge_r, go_r))
+            ours.close()
+            work = functools.partial(
+                _work, settings, run_worker, serve, nudge_r, go_r, theirs.detach()
+            )
+            _leave(work)
         os.close(nudge_r)
         os.close(go_r)
-        children.append(ForkedChild(pid, nudge_w, go_w))
+        theirs.close()
+        children.append(ForkedChild(pid, nudge_w, go_w, ours))
     return children
 
 
-def _work(settings: Settings, run_worker: Callable, serve: int, nudges: int, go: int) -> None:
+def _work(
+    settings: Settings, run_worker: Callable, serve: int, nudges: int, go: int, search: int
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: serve stops, then so does this
     _prctl(PR_SET_NAME, WORKER_NAME.encode())
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # serve went (even by SIGKILL): stop as on its stop
@@ -210,4 +222,4 @@ def _work(settings: Settings, run_worker: Callable, serve: int, nudges: int, go:
     if os.read(go, 1) != GO:  # serve stopped before it was up
         return
     os.close(go)
-    asyncio.run(run_worker(settings, run_migrations=False, from_serve=True))
+    asyncio.run(run_worker(settings, run_migrations=False, from_serve=True, search_fd=search))

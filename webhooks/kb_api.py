@@ -225,8 +225,12 @@ async def search_articles(request: web.Request) -> web.Response:
         raise ValidationFailed([FieldError("q", "请提供 1 到 200 字的查询")])
     limit = _int(request, "limit", 5, 1, 50)
     base = services.settings.http.public_base_url
+    hits = None
+    if services.worker_process is not None:  # its index, not one more here (search_link.py)
+        hits = await services.worker_process.search(query, limit)
     async with SqlUnitOfWork(services.engine) as uow:
-        hits = await services.inbox_worker.kb.search.search(uow.conn, query, limit=limit)
+        if hits is None:
+            hits = await services.inbox_worker.kb.search.search(uow.conn, query, limit=limit)
         await uow.kb.record(
             EventKind.SEARCH, at=services.clock.now(), query=query, channel="api", hits=len(hits)
         )

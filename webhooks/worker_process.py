@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING
 
 from core import write_lock
 from webhooks.bootstrap import build_services, close_services, start_workers
+from webhooks.search_link import SearchLink, answer_searches, pair
 from webhooks.settings import Settings
 
 if TYPE_CHECKING:
+    from core.kb.model import Hit
     from webhooks.forked_workers import ForkedChild
 
 log = logging.getLogger(__name__)
@@ -46,20 +48,33 @@ class WorkerProcess:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.restarts = 0
+        self.search_link: SearchLink | None = None  # serve's REST search, answered by this child
 
     async def start(self) -> None:
         await self._spawn()
         self._task = asyncio.create_task(self._supervise(), name="worker-process")
 
     async def _spawn(self) -> None:
+        if self.search_link is not None:
+            await self.search_link.close()
         if self._forked is not None:
             self.proc, self._forked = self._forked, None
+            self.search_link = SearchLink(self.proc.search)
             self.proc.go()
             log.info("worker process %s (forked) started", self.proc.pid)
             return
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=asyncio.subprocess.PIPE, env=dict(os.environ)
-        )
+        ours, theirs = pair()
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.argv, "--search-fd", str(theirs.fileno()),
+                stdin=asyncio.subprocess.PIPE, env=dict(os.environ), pass_fds=(theirs.fileno(),),
+            )  # fmt: skip
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.search_link = SearchLink(ours)
         log.info("worker process %s started", self.proc.pid)
 
     def nudge(self, what: bytes) -> None:
@@ -103,6 +118,8 @@ class WorkerProcess:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.search_link is not None:
+            await self.search_link.close()
 
 
 class WorkerProcesses:
@@ -114,6 +131,7 @@ class WorkerProcesses:
     ) -> None:
         first = forked or [None] * max(1, count)
         self.children = [WorkerProcess(argv, child) for child in first]
+        self._next = 0
 
     async def start(self) -> None:
         for child in self.children:
@@ -122,6 +140,17 @@ class WorkerProcesses:
     def nudge(self, what: bytes) -> None:
         for child in self.children:
             child.nudge(what)
+
+    async def search(self, query: str, limit: int) -> list[Hit] | None:
+        """A knowledge search answered by one of the children (in turn); None if none did."""
+        for _ in self.children:
+            child = self.children[self._next % len(self.children)]
+            self._next += 1
+            if child.search_link is not None and child.proc is not None:
+                hits = await child.search_link.ask(query, limit)
+                if hits is not None:
+                    return hits
+        return None
 
     async def stop(self) -> None:
         await asyncio.gather(*(child.stop() for child in self.children))
@@ -148,8 +177,11 @@ async def _listen_to_parent(
             write_lock.make_way()
 
 
-async def run_worker(settings: Settings, *, run_migrations: bool, from_serve: bool) -> None:
-    """``chatdesk worker``: run until SIGTERM/SIGINT (or, as serve's child, until its pipe closes)."""
+async def run_worker(
+    settings: Settings, *, run_migrations: bool, from_serve: bool, search_fd: int | None = None
+) -> None:
+    """``chatdesk worker``: run until SIGTERM/SIGINT (or, as serve's child, until its pipe
+    closes); with ``search_fd``, answering serve's knowledge searches on it meanwhile."""
     if from_serve and settings.workers.nice:
         os.nice(settings.workers.nice)  # when both want the CPU, the acks come first
     services = await build_services(settings, run_migrations=run_migrations, worker=True)
@@ -162,6 +194,9 @@ async def run_worker(settings: Settings, *, run_migrations: bool, from_serve: bo
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     waits = [asyncio.create_task(stop.wait())]
+    searches = None
+    if search_fd is not None:
+        searches = asyncio.create_task(answer_searches(services, search_fd), name="searches")
     if from_serve:
         waits.append(
             asyncio.create_task(_listen_to_parent(services.wake_inbox, services.wake_outbox))
@@ -170,6 +205,6 @@ async def run_worker(settings: Settings, *, run_migrations: bool, from_serve: bo
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in waits:
+        for task in [*waits, *([searches] if searches else [])]:
             task.cancel()
         await close_services(services)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.kb.analyzer import KIND_WEIGHTS, Analyzer, Term, normalize
+from core.kb.model import Hit
 
 FIELD_WEIGHTS = {"title": 3.0, "tags": 2.5, "product": 1.5, "body": 1.0}
 K1 = 1.2
@@ -33,13 +34,6 @@ class Doc:
     body: str
     tags: tuple[str, ...] = ()
     product: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Hit:
-    id: str
-    title: str
-    score: float
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,16 @@ MAX_TAG = 40
 MAX_PRODUCT = 100
 
 
+@dataclass(frozen=True, kw_only=True)
+class Hit:
+    """One search result (core/kb/index.py), here so that who only passes hits on (serve's
+    REST search answered by its worker) needs not import the index and numpy."""
+
+    id: str
+    title: str
+    score: float
+
+
 class ArticleStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"

@@ -21,13 +21,15 @@ import aiohttp
 import pytest
 
 from core import db
+from core.kb.search import KnowledgeSearch
 from tests.e2e.helpers import eventually
 from tests.e2e.platforms import WecomChat, wecom_settings
-from tests.fakes.processes import children, command_line, group, name, shared_dirty_mb
-from tests.fakes.serve import REPO, free_port, serving
+from tests.fakes.processes import children, command_line, group, maps_file, name, shared_dirty_mb
+from tests.fakes.serve import API_TOKEN, REPO, free_port, serving
 from tests.fakes.sla_load import engineers, server_config
 from tests.fakes.wecom_api import start_fake_wecom
 from webhooks.bootstrap import migrate
+from webhooks.settings import load_settings
 
 
 @dataclass
@@ -128,6 +130,68 @@ async def test_serve_without_workers_and_a_chatdesk_worker_beside_it(
             if worker.returncode is None:
                 worker.kill()
                 await worker.wait()
+
+
+ARTICLES = [
+    {"id": "KB-1", "title": "空压机不启动", "body": "按下启动键没有反应：检查急停按钮是否复位。",
+     "tags": ["空压机"]},
+    {"id": "KB-2", "title": "空压机压力低", "body": "压力上不去：检查进气滤芯和泄漏。",
+     "tags": ["空压机", "压力"]},
+    {"id": "KB-3", "title": "打印机卡纸", "body": "打开后盖取出卡住的纸，检查搓纸轮。",
+     "tags": ["打印机"]},
+]  # fmt: skip
+QUERIES = ["空压机启动不了", "空压机压力不够", "打印机卡纸了", "冰箱不制冷"]
+NUMPY = "numpy/_core/_multiarray_umath"  # a library only the knowledge index loads
+
+
+async def test_serves_rest_knowledge_search_is_answered_by_its_worker(
+    desk: Desk, database_url: str, tmp_path: Path
+) -> None:
+    """The knowledge index lives in the worker process, which answers serve's REST searches
+    (webhooks/search_link.py): the web process never loads it, the hits and scores are those
+    of a search made here over the same articles and config, and a worker restarted as a fresh
+    interpreter answers too."""
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with (
+        serving(desk.config, tmp_path, "kb") as server,
+        aiohttp.ClientSession(base_url=server.url, headers=auth) as http,
+    ):
+        for article in ARTICLES:
+            assert (await http.post("/api/v1/kb/articles", json=article)).status == 201
+        settings = load_settings(tmp_path / "kb.yaml")
+        engine = db.make_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                search = KnowledgeSearch(settings.desk())
+                expected = [
+                    [{"id": h.id, "score": h.score} for h in await search.search(conn, q)]
+                    for q in QUERIES
+                ]
+        finally:
+            await engine.dispose()
+        assert expected[0] and expected[2] and expected[3] == []
+
+        async def found() -> list[list[dict[str, Any]]]:
+            out = []
+            for query in QUERIES:
+                r = await http.get("/api/v1/kb/search", params={"q": query})
+                assert r.status == 200, await r.text()
+                out.append(
+                    [{"id": h["id"], "score": h["score"]} for h in (await r.json())["items"]]
+                )
+            return out
+
+        [worker] = await eventually(lambda: children(server.pid), timeout=30)
+        assert await found() == expected
+        assert maps_file(worker, NUMPY) and not maps_file(server.pid, NUMPY)
+
+        os.kill(worker, signal.SIGKILL)  # restarted as a fresh interpreter, linked anew
+        [again] = await eventually(
+            lambda: [p for p in children(server.pid) if p != worker], timeout=30
+        )
+        assert "--search-fd" in await eventually(lambda: command_line(again), timeout=10)
+        assert await found() == expected
+        assert maps_file(again, NUMPY) and not maps_file(server.pid, NUMPY)
 
 
 def test_serve_that_cannot_migrate_says_so_and_leaves_nothing_running(tmp_path: Path) -> None:

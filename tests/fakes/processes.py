@@ -52,6 +52,14 @@ def shared_dirty_mb(pid: int) -> float:
     return sum(kb) / 1024
 
 
+def maps_file(pid: int, part: str) -> bool:
+    """The process has a file whose path holds ``part`` mapped (a library it loaded)."""
+    try:
+        return part in (PROC / str(pid) / "maps").read_text()
+    except OSError:
+        return False
+
+
 def _live() -> Iterator[tuple[int, list[str]]]:
     """Every live (not zombie) process: its pid and its stat fields."""
     for entry in PROC.iterdir():

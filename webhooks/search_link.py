@@ -91,7 +91,7 @@ class SearchLink:
             writer = await self._open()
             writer.write(json.dumps({"id": ident, "q": query, "limit": limit}).encode() + b"\n")
             got = await asyncio.wait_for(answer, TIMEOUT_S)
-        except (OSError, TimeoutError):
+        except Exception:  # closed, refused, timed out: serve searches itself
             log.warning("search link: the worker did not answer; searching here", exc_info=True)
             return None
         finally:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 INBOX, OUTBOX, MAKE_WAY = b"i", b"o", b"w"
 STOP_WAIT_S = 10.0
 RESTART_CAP_S = 30.0
+RESTART_WAIT_S = 10.0  # a search waits this long for a restarting child before serve searches
 
 
 class WorkerProcess:
@@ -49,6 +50,7 @@ class WorkerProcess:
         self._stopping = False
         self.restarts = 0
         self.search_link: SearchLink | None = None  # serve's REST search, answered by this child
+        self._linked = asyncio.Event()  # a child runs with its link (unset while it restarts)
 
     async def start(self) -> None:
         await self._spawn()
@@ -60,6 +62,7 @@ class WorkerProcess:
         if self._forked is not None:
             self.proc, self._forked = self._forked, None
             self.search_link = SearchLink(self.proc.search)
+            self._linked.set()
             self.proc.go()
             log.info("worker process %s (forked) started", self.proc.pid)
             return
@@ -75,7 +78,34 @@ class WorkerProcess:
         finally:
             theirs.close()
         self.search_link = SearchLink(ours)
+        self._linked.set()
         log.info("worker process %s started", self.proc.pid)
+
+    async def search(self, query: str, limit: int) -> list[Hit] | None:
+        """This child's hits for ``query``; while it restarts, those of the child that replaces
+        it (within ``RESTART_WAIT_S``: serve would otherwise load the whole index for good);
+        None if no child answered."""
+        for _ in range(2):  # the link may close (the child died) before the supervisor sees it
+            if self._stopping:
+                return None
+            try:
+                await asyncio.wait_for(self._linked.wait(), RESTART_WAIT_S)
+            except TimeoutError:
+                return None
+            link = self.search_link
+            assert link is not None
+            hits = await link.ask(query, limit)
+            if hits is None:
+                await asyncio.sleep(0.05)  # a child that died: its link's end is read meanwhile
+            if hits is not None or not link.closed:
+                return hits
+            if self.search_link is link:
+                self._linked.clear()
+        return None
+
+    @property
+    def linked(self) -> bool:
+        return self._linked.is_set()
 
     def nudge(self, what: bytes) -> None:
         """Wake the child's inbox (``INBOX``) or relay (``OUTBOX``); never blocks, never fails."""
@@ -90,6 +120,7 @@ class WorkerProcess:
         while not self._stopping:
             assert self.proc is not None
             code = await self.proc.wait()
+            self._linked.clear()
             if self._stopping:
                 return
             log.error("worker process exited with %s; restarting in %.0f s", code, delay)
@@ -143,13 +174,13 @@ class WorkerProcesses:
 
     async def search(self, query: str, limit: int) -> list[Hit] | None:
         """A knowledge search answered by one of the children (in turn); None if none did."""
-        for _ in self.children:
-            child = self.children[self._next % len(self.children)]
-            self._next += 1
-            if child.search_link is not None and child.proc is not None:
-                hits = await child.search_link.ask(query, limit)
-                if hits is not None:
-                    return hits
+        n = len(self.children)
+        turn = [self.children[(self._next + i) % n] for i in range(n)]
+        self._next += 1
+        for child in sorted(turn, key=lambda c: not c.linked):  # a restarting one last
+            hits = await child.search(query, limit)
+            if hits is not None:
+                return hits
         return None
 
     async def stop(self) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import os
 import pstats
 import sys
 import tempfile
@@ -40,7 +41,7 @@ from core.queue import DONE  # noqa: E402
 from core.settings import DeskConfig  # noqa: E402
 from webhooks.bootstrap import build_bus, migrate, sync_directory  # noqa: E402
 
-BENCH_DB = "chatdesk_bench_turns"
+BENCH_DB = f"chatdesk_bench_turns_{os.getpid()}"  # two runs at once never share one
 
 
 def desk() -> DeskConfig:

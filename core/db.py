@@ -110,7 +110,7 @@ tickets = Table(
     Column("title", String(200), nullable=False),
     Column("description", Text, nullable=False, default=""),
     Column("priority", String(16), nullable=False),
-    Column("status", String(32), nullable=False, index=True),
+    Column("status", String(32), nullable=False),  # led by the (status, ...) indexes
     Column("requester_id", String(64), ForeignKey("people.id"), nullable=False, index=True),
     Column("assignee_id", String(64), ForeignKey("people.id"), nullable=True, index=True),
     Column("fields", JSON, nullable=False),

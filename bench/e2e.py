@@ -99,12 +99,12 @@ def run_backend(kind: str, a: argparse.Namespace, work: Path, urls: dict[str, st
                 out["ack_off"] = acks([server], 300 * a.scale, a.seconds, work, db_url)
             print(f"  {kind}: workers off, ack at 300/s: {out['ack_off']}", flush=True)
         with serve(f"{kind}-on", work, workers=True, extra=desk(a), **common) as server:
-            warm_up(server, work)
             if "ack_off" in out:  # its rows wait in the inbox: the queue the workers now drain
                 rows = out["ack_off"]["inbox_rows"]
                 tags = [warm, out["ack_off"]["tag"]]
-                out["queue"] = drain(db_url, tags, timeout=max(60, rows / 10))
+                out["queue"] = drain(db_url, tags, timeout=max(60, rows / 10), server=server)
                 print(f"  {kind}: queue only: {out['queue']}", flush=True)
+            warm_up(server, work)  # after the queue: its callbacks would add to the drain's CPU
             for rate in (50, 100) if 1 in want else ():
                 quiet(db_url, timeout=a.drain)  # the replies the queue produced are sent first
                 r = replies([server], arrivals, rate * a.scale, a.seconds, work, a.drain, db_url)

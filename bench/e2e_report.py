@@ -67,6 +67,11 @@ class Report:
             lambda c: "—" if "queue" not in c else
             f"{ms(c['queue']['per_s'])}/s ({c['queue']['done']}/{c['queue']['rows']})",
         )  # fmt: skip
+        row(
+            "  CPU per row handled there: worker process(es) / serve",
+            lambda c: "—" if "worker_cpu_ms" not in c.get("queue", {}) else
+            f"{c['queue']['worker_cpu_ms']:.2f} / {c['queue']['serve_cpu_ms']:.2f} ms",
+        )  # fmt: skip
         for r in (5, 20):
             timed(
                 f"card{r}", "cards", f"report -> card p50 / p99 at {self.rate(r)}/s (cards/acked)"

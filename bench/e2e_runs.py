@@ -136,12 +136,19 @@ def quiet(db_url: str, timeout: float) -> int:
         time.sleep(0.25)
 
 
-def drain(db_url: str, tags: list[str], timeout: float) -> dict[str, Any]:
+def drain(
+    db_url: str, tags: list[str], timeout: float, server: Server | None = None
+) -> dict[str, Any]:
     """Wait (bounded) until no row of ``tags`` is left to handle; the handling rate from the
-    rows' own processed_at stamps (first to last), so start-up time is not counted."""
+    rows' own processed_at stamps (first to last), so start-up time is not counted. With
+    ``server``, also the CPU per row of serve and of its worker processes over that same span
+    (their CPU sampled meanwhile, read at the first and last stamp)."""
     end = time.monotonic() + timeout
     started = time.monotonic()
+    samples: list[tuple[float, float, float]] = []  # (epoch s, serve CPU s, workers CPU s)
     while True:
+        if server is not None:
+            samples.append(_cpu_sample(server))
         counts: dict[str, int] = {}
         for tag in tags:
             for status, n in inbox_counts(db_url, tag).items():
@@ -149,10 +156,12 @@ def drain(db_url: str, tags: list[str], timeout: float) -> dict[str, Any]:
         left = sum(n for s, n in counts.items() if s not in ("done", "dead"))
         if not left or time.monotonic() > end:
             break
-        time.sleep(0.25)
+        time.sleep(0.25 if server is None else 0.05)
+    if server is not None:
+        samples.append(_cpu_sample(server))
     stamps = sorted(t for tag in tags for t in processed_stamps(db_url, tag))
     span = stamps[-1] - stamps[0] if len(stamps) > 1 else 0.0
-    return {
+    out = {
         "rows": sum(counts.values()),
         "done": counts.get("done", 0),
         "dead": counts.get("dead", 0),
@@ -160,6 +169,29 @@ def drain(db_url: str, tags: list[str], timeout: float) -> dict[str, Any]:
         "per_s": (len(stamps) - 1) / span if span > 0 else None,
         "waited_s": time.monotonic() - started,
     }
+    if server is not None and span > 0:
+        seen = [t for t in stamps if t >= samples[0][0]]  # rows handled while sampled
+        if len(seen) > 1:
+            for i, key in ((1, "serve_cpu_ms"), (2, "worker_cpu_ms")):
+                used = _at(samples, seen[-1], i) - _at(samples, seen[0], i)
+                out[key] = round(used * 1000 / (len(seen) - 1), 3)
+    return out
+
+
+def _cpu_sample(server: Server) -> tuple[float, float, float]:
+    workers = children(server.pid, depth=DEPTH)
+    serve = cpu_seconds(server.pid) or 0.0
+    return time.time(), serve, sum(cpu_seconds(pid) or 0.0 for pid in workers)
+
+
+def _at(samples: list[tuple[float, float, float]], when: float, i: int) -> float:
+    """Field ``i`` of the CPU samples, interpolated linearly at epoch ``when``."""
+    before = max((s for s in samples if s[0] <= when), key=lambda s: s[0])
+    after = min((s for s in samples if s[0] >= when), key=lambda s: s[0], default=before)
+    if after[0] == before[0]:
+        return before[i]
+    share = (when - before[0]) / (after[0] - before[0])
+    return before[i] + share * (after[i] - before[i])
 
 
 def cards(

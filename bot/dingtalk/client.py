@@ -14,6 +14,7 @@ import aiohttp
 
 from bot.dingtalk.render import CardCall
 from bot.dingtalk.settings import DingtalkSettings
+from bot.held_token import HeldToken
 from bot.ports import AuthExpired, Permanent, PlatformError, Retryable
 from core.cache import Cache
 
@@ -91,20 +92,29 @@ class DingtalkClient:
         self._margin = token_margin_s
         self._timeout = aiohttp.ClientTimeout(total=settings.request_timeout_s)
         self._token_key = f"dingtalk:token:{settings.app_key}"
+        self._held = HeldToken()  # in front of the shared cache (bot/held_token.py)
 
     # --- token (§4) --------------------------------------------------------------------------
 
     async def access_token(self, *, stale: str | None = None) -> str:
         """The cached app token; with ``stale``, replace that token (single flight)."""
+        if stale is not None:
+            self._held.drop(stale)
+        token = self._held.get()
+        if token:
+            return token
         token = await self._cache.get(self._token_key)
         if token and token != stale:
+            self._held.hold(token)
             return token
         async with self._cache.lock(self._token_key + ":lock", ttl=30.0, wait=30.0):
             token = await self._cache.get(self._token_key)
             if token and token != stale:
+                self._held.hold(token)
                 return token
             token, ttl = await self._fetch_token()
             await self._cache.set(self._token_key, token, ttl=ttl)
+            self._held.hold(token, ttl)
             return token
 
     async def _fetch_token(self) -> tuple[str, float]:

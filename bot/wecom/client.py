@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.held_token import HeldToken
 from bot.ports import AuthExpired, Permanent, Retryable
 from bot.wecom.settings import WecomSettings
 from core.cache import Cache, LockTimeout
@@ -75,6 +76,7 @@ class WecomClient:
         self._base = settings.api_base.rstrip("/")
         self._token_key = f"wecom:token:{settings.corp_id}:{settings.agent_id}"
         self._local_lock = asyncio.Lock()
+        self._held = HeldToken()  # in front of the shared cache (bot/held_token.py)
 
     # -- the chokepoint -----------------------------------------------------------------------
 
@@ -142,6 +144,7 @@ class WecomClient:
                 if attempt == 2:
                     raise AuthExpired(f"{path}: token refused after refresh", code=errcode)
                 log.info("wecom token refused (errcode %s); refreshing once", errcode)
+                self._held.drop(token)
                 token = await self._refresh_token(failed=token)
                 continue
             _raise_for_errcode(path, answer)
@@ -156,12 +159,17 @@ class WecomClient:
     # -- access token -------------------------------------------------------------------------
 
     async def access_token(self) -> str:
+        held = self._held.get()
+        if held:
+            return held
         cached = await self._cache.get(self._token_key)
         if cached:
+            self._held.hold(cached)
             return cached
         return await self._refresh_token(failed=None)
 
     async def invalidate_token(self) -> None:
+        self._held.drop()
         await self._cache.delete(self._token_key)
 
     async def _refresh_token(self, *, failed: str | None) -> str:
@@ -171,6 +179,7 @@ class WecomClient:
                 async with self._cache.lock(self._token_key, ttl=TOKEN_LOCK_TTL_S):
                     cached = await self._cache.get(self._token_key)
                     if cached and cached != failed:
+                        self._held.hold(cached)
                         return cached
                     return await self._fetch_token()
             except LockTimeout as exc:
@@ -194,6 +203,7 @@ class WecomClient:
             expires_in = 7200
         ttl = max(expires_in - min(TOKEN_MARGIN_S, expires_in // 5), 1)
         await self._cache.set(self._token_key, token, ttl=ttl)
+        self._held.hold(token, ttl)
         return token
 
     # -- API methods --------------------------------------------------------------------------

@@ -42,6 +42,19 @@ async def test_token_fetched_once_and_reused(fake: FakeDingtalk, settings, sessi
     ]
 
 
+async def test_token_is_held_in_memory_between_calls(fake, settings, session) -> None:
+    cache = MemoryCache()
+    c = client(settings, session, cache)
+    await c.send_oto(["zhangwei"], "sampleText", {"content": "hi"})
+    await cache.delete("dingtalk:token:dingfakeappkey")  # not asked again per call
+    await c.send_oto(["zhangwei"], "sampleText", {"content": "again"})
+    assert len(fake.calls_to(TOKEN_PATH)) == 1
+    fake.expire_token_once()  # refused: dropped, fetched again through the shared cache
+    await c.send_oto(["zhangwei"], "sampleText", {"content": "third"})
+    assert len(fake.calls_to(TOKEN_PATH)) == 2
+    assert await cache.get("dingtalk:token:dingfakeappkey") == fake.tokens[1]
+
+
 async def test_token_ttl_uses_expire_in_minus_margin(fake, settings, session) -> None:
     cache = MemoryCache()
     await client(settings, session, cache).access_token()

@@ -38,6 +38,21 @@ async def test_token_is_cached_and_reused(fake: FakeWecom, session: aiohttp.Clie
     assert sends[0].json["touser"] == "zhangsan"
 
 
+async def test_token_is_held_in_memory_between_sends(
+    fake: FakeWecom, session: aiohttp.ClientSession
+) -> None:
+    cache = MemoryCache()
+    c = client(fake, session, cache)
+    await c.send_text("zhangsan", "一")
+    await cache.delete("wecom:token:ww0123456789abcdef:1000002")  # not asked again per send
+    await c.send_text("zhangsan", "二")
+    assert fake.token_requests == 1
+    fake.expire_token_once()  # refused: dropped, fetched again through the shared cache
+    await c.send_text("zhangsan", "三")
+    assert fake.token_requests == 2
+    assert await cache.get("wecom:token:ww0123456789abcdef:1000002") == "fake-token-2"
+
+
 async def test_token_ttl_follows_expires_in(session: aiohttp.ClientSession) -> None:
     from tests.fakes.wecom_api import start_fake_wecom
 

@@ -46,6 +46,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 AUTH_RETRY_S = 30.0
+BUDGET_TTL_S = 120  # a person's budget counter lives past its minute, then goes
 
 
 class OutboxRelay:
@@ -106,32 +107,95 @@ class OutboxRelay:
         if not rows:
             return 0
         outcomes = Outcomes(self.engine, self.clock)
-        chains = [self._chain(groups, outcomes) for groups in _by_recipient(rows)]
+        recipients = _by_recipient(rows)
+        places = await self._take_budget(recipients)
+        chains = [self._chain(groups, outcomes, *budget) for groups, budget in places]
         for failed in await asyncio.gather(*chains, return_exceptions=True):
             if isinstance(failed, Exception):  # its rows come back when their lease ends
                 log.error("outbox delivery stopped for one recipient", exc_info=failed)
         await outcomes.drain()
         return len(rows)
 
-    async def _chain(self, groups: list[list[dict[str, Any]]], outcomes: Outcomes) -> None:
-        """One recipient's messages, in order; after one that must wait, the rest wait too."""
-        for i, group in enumerate(groups):
-            hold = await self._deliver(group, outcomes)
-            if hold is not None:
-                outcomes.defer([row for later in groups[i + 1 :] for row in later], hold)
-                return
+    async def _chain(
+        self,
+        groups: list[list[dict[str, Any]]],
+        outcomes: Outcomes,
+        budget: str | None,
+        places: int,
+    ) -> None:
+        """One recipient's messages, in order; after one that must wait, the rest wait too.
+        ``places``: how many of them the person's budget lets go now (under ``budget``)."""
+        used = 0
+        try:
+            for i, group in enumerate(groups):
+                if i >= places:  # past the budget: wait for the next minute, merged there
+                    hold = self.clock.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
+                    outcomes.defer([row for later in groups[i:] for row in later], hold)
+                    return
+                hold, sent = await self._deliver(group, outcomes)
+                used += sent
+                if hold is not None:
+                    outcomes.defer([row for later in groups[i + 1 :] for row in later], hold)
+                    return
+        finally:
+            if budget is not None and min(places, len(groups)) > used:
+                await self._give_back(budget, min(places, len(groups)) - used)
 
-    async def _deliver(self, group: list[dict[str, Any]], outcomes: Outcomes) -> datetime | None:
-        """Send one message; returns when the recipient's next messages may go, if not now."""
+    async def _take_budget(
+        self, recipients: list[list[list[dict[str, Any]]]]
+    ) -> list[tuple[list[list[dict[str, Any]]], tuple[str | None, int]]]:
+        """WeCom drops messages beyond 30 a minute to one person, silently. Each message of
+        the claim takes its place in its person's budget for this minute before it is sent,
+        all in one cache round trip; a place is given back unless the platform took the
+        message (failed attempts spend nothing). Returns each recipient's messages with its
+        budget key and how many of them may go now."""
+        keys = [self._budget_key(groups[0][0]) for groups in recipients]
+        wanted: dict[str, int] = {}
+        for key, groups in zip(keys, recipients, strict=True):
+            if key is not None:
+                wanted[key] = wanted.get(key, 0) + len(groups)
+        if not wanted or self.cache is None:
+            return [(groups, (None, len(groups))) for groups in recipients]
+        counts = await self.cache.incr_many(wanted, ttl=BUDGET_TTL_S)
+        out: list[tuple[list[list[dict[str, Any]]], tuple[str | None, int]]] = []
+        over: dict[str, int] = {}
+        for key, groups in zip(keys, recipients, strict=True):
+            if key is None:
+                out.append((groups, (None, len(groups))))
+                continue
+            taken = counts[key] - wanted[key]  # before this recipient's messages
+            counts[key] += len(groups)  # (one key is one recipient; this only guards it)
+            places = max(0, min(len(groups), self.per_person_per_minute - taken))
+            if places < len(groups):
+                over[key] = over.get(key, 0) - (len(groups) - places)
+            out.append((groups, (key, places)))
+        if over:
+            await self._give_back_many(over)
+        return out
+
+    async def _give_back(self, key: str, places: int) -> None:
+        await self._give_back_many({key: -places})
+
+    async def _give_back_many(self, amounts: dict[str, int]) -> None:
+        if self.cache is None:
+            return
+        try:
+            await self.cache.incr_many(amounts, ttl=BUDGET_TTL_S)
+        except Exception:  # the budget only errs on the safe side (places counted more)
+            log.warning("could not give back per-person budget places", exc_info=True)
+
+    async def _deliver(
+        self, group: list[dict[str, Any]], outcomes: Outcomes
+    ) -> tuple[datetime | None, bool]:
+        """Send one message; returns when the recipient's next messages may go, if not now,
+        and whether the platform took it."""
         head = group[0]
         ids = [r["id"] for r in group]
         platform = self.platforms.get(head["platform"])
         if platform is None:
-            return self._dead(outcomes, ids, f"platform {head['platform']} is not configured")
-        over = await self._over_budget(head)
-        if over is not None:
-            outcomes.defer(group, over)
-            return over
+            return self._dead(
+                outcomes, ids, f"platform {head['platform']} is not configured"
+            ), False
         gate = self.gate(head["platform"])
         try:
             check_target(head)
@@ -160,32 +224,20 @@ class OutboxRelay:
                 await outcomes.sent(ids, card_receipt, ticket_id=head["ticket_id"])
         except Paused as paused:
             outcomes.defer(group, paused.until)
-            return paused.until
+            return paused.until, False
         except _Failed as failed:
             label = "auth expired" if isinstance(failed.cause, AuthExpired) else "retryable"
-            return self._retry(outcomes, group, f"{label}: {failed.cause}", failed.hint)
+            return self._retry(outcomes, group, f"{label}: {failed.cause}", failed.hint), False
         except Permanent as exc:
-            return self._dead(outcomes, ids, f"permanent: {exc}")
+            return self._dead(outcomes, ids, f"permanent: {exc}"), False
         except Exception as exc:  # a bug in a renderer must not stop the relay
             log.exception("outbox delivery failed unexpectedly for rows %s", ids)
-            return self._retry(outcomes, group, f"error: {type(exc).__name__}: {exc}", None)
-        key = self._budget_key(head)
-        if key is not None and self.cache is not None:
-            await self.cache.incr(key, 1, ttl=120)
-        return None
+            error = f"error: {type(exc).__name__}: {exc}"
+            return self._retry(outcomes, group, error, None), False
+        return None, True
 
     def _seconds_until(self, at: datetime) -> float:
         return max((at - self.clock.now()).total_seconds(), 0.0)
-
-    async def _over_budget(self, head: dict[str, Any]) -> datetime | None:
-        """WeCom drops messages beyond 30 a minute to one person, silently. Past our budget,
-        a person's messages wait for the next minute (returned), where they are merged."""
-        key = self._budget_key(head)
-        if key is None or self.cache is None:
-            return None
-        if int(await self.cache.get(key) or 0) < self.per_person_per_minute:
-            return None
-        return self.clock.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
 
     def _budget_key(self, head: dict[str, Any]) -> str | None:
         """Only what reached the platform counts: failed attempts spend nothing."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -46,6 +46,12 @@ class Cache(Protocol):
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         """Add to a counter; ``ttl`` is applied when the counter is created."""
+        ...
+
+    async def incr_many(
+        self, amounts: Mapping[str, int], ttl: float | None = None
+    ) -> dict[str, int]:
+        """:meth:`incr` of several counters (on Redis in one round trip); their new values."""
         ...
 
     async def ttl(self, key: str) -> float | None:
@@ -104,6 +110,11 @@ class MemoryCache:
         self._data[key] = (str(value), expires)
         return value
 
+    async def incr_many(
+        self, amounts: Mapping[str, int], ttl: float | None = None
+    ) -> dict[str, int]:
+        return {key: await self.incr(key, amount, ttl) for key, amount in amounts.items()}
+
     async def ttl(self, key: str) -> float | None:
         item = self._live(key)
         if item is None or item[1] is None:
@@ -148,6 +159,18 @@ end
 return v
 """
 
+_INCR_MANY = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('incrby', key, ARGV[i + 1])
+  if tonumber(v) == tonumber(ARGV[i + 1]) and tonumber(ARGV[1]) > 0 then
+    redis.call('pexpire', key, ARGV[1])
+  end
+  out[i] = v
+end
+return out
+"""
+
 
 class RedisCache:
     """Cache shared by several instances through Redis. Keys are prefixed with ``prefix``."""
@@ -173,6 +196,7 @@ class RedisCache:
         self._prefix = prefix
         self._release = self._redis.register_script(_RELEASE)
         self._incr = self._redis.register_script(_INCR)
+        self._incr_many = self._redis.register_script(_INCR_MANY)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -198,6 +222,16 @@ class RedisCache:
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         ms = _ms(ttl) if ttl else 0
         return int(await self._do(self._incr(keys=[self._k(key)], args=[amount, ms])))
+
+    async def incr_many(
+        self, amounts: Mapping[str, int], ttl: float | None = None
+    ) -> dict[str, int]:
+        if not amounts:
+            return {}
+        keys = list(amounts)
+        args = [_ms(ttl) if ttl else 0, *(amounts[k] for k in keys)]
+        values = await self._do(self._incr_many(keys=[self._k(k) for k in keys], args=args))
+        return {key: int(v) for key, v in zip(keys, values, strict=True)}
 
     async def ttl(self, key: str) -> float | None:
         ms = await self._do(self._redis.pttl(self._k(key)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -108,6 +108,11 @@ class DbCache:
             value = (await conn.execute(stmt)).scalar_one()
         await self._sweep()
         return int(value)
+
+    async def incr_many(
+        self, amounts: Mapping[str, int], ttl: float | None = None
+    ) -> dict[str, int]:
+        return {key: await self.incr(key, amount, ttl) for key, amount in amounts.items()}
 
     async def ttl(self, key: str) -> float | None:
         now = self._clock()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Literal, TypeVar
 
@@ -200,6 +200,18 @@ class FallbackCache:
             lambda: self.primary.incr(key, amount, ttl),
             lambda: self.fallback.incr(key, amount, ttl),
         )
+
+    async def incr_many(
+        self, amounts: Mapping[str, int], ttl: float | None = None
+    ) -> dict[str, int]:
+        result = await self._call(
+            lambda: self.primary.incr_many(amounts, ttl),
+            lambda: self.fallback.incr_many(amounts, ttl),
+        )
+        if self.degraded:
+            for key in amounts:
+                self._remember(key, "incr")
+        return result
 
     async def ttl(self, key: str) -> float | None:
         return await self._call(lambda: self.primary.ttl(key), lambda: self.fallback.ttl(key))

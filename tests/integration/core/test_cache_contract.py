@@ -132,6 +132,21 @@ async def test_incr(cache: MemoryCache) -> None:
     assert await cache.ttl("count") is None
 
 
+async def test_incr_many(cache: MemoryCache) -> None:
+    assert await cache.incr_many({}) == {}
+    assert await cache.incr_many({"a": 1, "b": 3}, ttl=LONG) == {"a": 1, "b": 3}
+    assert await cache.incr_many({"b": -1, "c": 2}, ttl=LONG) == {"b": 2, "c": 2}
+    assert await cache.incr("a") == 2  # the same counters as incr's
+    assert (await cache.get("b"), await cache.get("c")) == ("2", "2")
+    ttl = await cache.ttl("c")
+    assert ttl is not None and 0 < ttl <= LONG
+    assert await cache.incr_many({"c": 1}, ttl=10 * LONG) == {"c": 3}
+    later = await cache.ttl("c")
+    assert later is not None and later <= LONG  # set when created, not pushed out later
+    assert await cache.incr_many({"d": 1}) == {"d": 1}
+    assert await cache.ttl("d") is None
+
+
 async def test_incr_ttl_is_set_when_the_counter_is_created(cache: MemoryCache) -> None:
     assert await cache.incr("rate", ttl=LONG) == 1
     first = await cache.ttl("rate")

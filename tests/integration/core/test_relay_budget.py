@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.cache import MemoryCache
 from core.messages import Outbound
 from tests.fakes.platform import RecordingPlatform
 from tests.fakes.relay import fixed_relay, migrated, outbox_states, queue
@@ -61,3 +62,35 @@ async def test_failed_attempts_do_not_spend_the_budget(engine: AsyncEngine) -> N
     await queue(engine, text("next"), at=clock.now())
     await relay.run_once()
     assert [sent[2] for sent in platform.sent] == ["after-outage", "next"]
+
+
+def apart(body: str, user: str = "u1") -> Outbound:
+    """A text never merged with the next (each its own message, its own place)."""
+    return Outbound(platform="wecom", user_id=user, text=body, dedupe_key=body, coalesce=False)
+
+
+async def test_one_claim_takes_no_more_places_than_the_budget_has(engine: AsyncEngine) -> None:
+    platform = RecordingPlatform(name="wecom")
+    cache = MemoryCache()
+    relay, clock = fixed_relay(
+        engine, {"wecom": platform}, at=T0, cache=cache, per_person_per_minute=2
+    )
+    await queue(engine, *(apart(f"m{i}") for i in range(4)), at=clock.now())
+    await relay.run_once()
+    assert [sent[2] for sent in platform.sent] == ["m0", "m1"]
+    states = await outbox_states(engine)
+    assert {states[k][:2] for k in ("m2", "m3")} == {("pending", 0)}
+    assert await cache.get("outbox:rate:wecom:u1:202603020200") == "2"  # the over ones given back
+
+
+async def test_a_failed_send_gives_its_place_and_the_later_ones_back(engine: AsyncEngine) -> None:
+    platform = RecordingPlatform(name="wecom")
+    cache = MemoryCache()
+    relay, clock = fixed_relay(
+        engine, {"wecom": platform}, at=T0, cache=cache, per_person_per_minute=5
+    )
+    platform.fail_retryable(times=1)
+    await queue(engine, *(apart(f"m{i}") for i in range(3)), at=clock.now())
+    await relay.run_once()
+    assert platform.sent == []
+    assert await cache.get("outbox:rate:wecom:u1:202603020200") == "0"

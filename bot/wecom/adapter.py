@@ -45,6 +45,8 @@ RESPONSE_CODE_TTL_S = 72 * 3600  # current docs; older copies say 24 h (spec §3
 
 def split_utf8(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
     """Chunks of at most ``limit`` UTF-8 bytes, never splitting a character."""
+    if len(text) * 4 <= limit or len(text.encode()) <= limit:  # one chunk: the usual case
+        return [text] if text else []
     chunks: list[str] = []
     current: list[str] = []
     size = 0

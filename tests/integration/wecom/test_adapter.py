@@ -212,3 +212,5 @@ def test_split_utf8() -> None:
     assert split_utf8("") == []
     assert split_utf8("ab", 1) == ["a", "b"]
     assert split_utf8("长长", 5) == ["长", "长"]
+    assert split_utf8("长长长", 9) == ["长长长"]  # exactly the limit: one chunk
+    assert split_utf8("a长" * 700, 2048) == ["a长" * 512, "a长" * 188]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import texts
@@ -25,7 +25,11 @@ _OPEN_TICKETS = (  # built once: every chat turn reads it
     select(db.tickets.c.id, db.tickets.c.fields)
     .where(
         db.tickets.c.requester_id == bindparam("requester"),
-        db.tickets.c.status.in_([s.value for s in OPEN_STATUSES]),
+        # the statuses written into the SQL: bound, they were an "expanding" IN list that
+        # SQLAlchemy rendered into the statement at every execution
+        db.tickets.c.status.in_(
+            [literal_column(f"'{s.value}'") for s in sorted(OPEN_STATUSES, key=str)]
+        ),
     )
     .order_by(db.tickets.c.id.desc())
     .limit(20)

@@ -148,6 +148,14 @@ _GET = _WITH_IDENTITIES.where(db.people.c.id == bindparam("id"))
 _GET_MANY = _WITH_IDENTITIES.where(db.people.c.id.in_(bindparam("ids", expanding=True)))
 
 
+@lru_cache
+def _add_customer_statements(dialect: str) -> tuple[Any, Any]:
+    """A new customer's two INSERTs, built once per database type (every first message from
+    someone new runs them, and building them cost about as much as running them)."""
+    person = insert_ignoring_duplicates(dialect, db.people, ["id"]).returning(db.people.c.id)
+    return person, insert(db.identities)
+
+
 def _person(rows: Sequence[Sequence[Any]]) -> Person | None:
     """A person from their rows of ``_WITH_IDENTITIES`` (none: nobody)."""
     found = {r[_N]: r[_N + 1] for r in rows if r[_N] is not None}
@@ -251,17 +259,19 @@ class SqlPeopleRepository:
             "last_platform": person.last_platform,
             "created_at": at,
         }
-        stmt = insert_ignoring_duplicates(self._conn, db.people, ["id"])
-        if not (await self._conn.execute(stmt.returning(db.people.c.id), row)).all():
+        new_person, new_identity = _add_customer_statements(self._conn.dialect.name)
+        if not (await self._conn.execute(new_person, row)).all():
             return False
-        await self._conn.execute(
-            insert(db.identities),
-            [
-                {"platform": p, "user_id": u, "person_id": person.id,
-                 "display_name": person.name, "created_at": at}
-                for p, u in person.identities.items()
-            ],
-        )  # fmt: skip
+        identities = [
+            {"platform": p, "user_id": u, "person_id": person.id,
+             "display_name": person.name, "created_at": at}
+            for p, u in person.identities.items()
+        ]  # fmt: skip
+        # one identity (the usual case) as one statement, not as an executemany of one
+        if len(identities) == 1:
+            await self._conn.execute(new_identity, identities[0])
+        elif identities:
+            await self._conn.execute(new_identity, identities)
         return True
 
     async def link(

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.media import MediaStore
 from bot.outbox_send import MAX_COALESCED_CHARS, Sender, check_target, coalesce
-from bot.outcomes import Outcomes
+from bot.outcomes import Outcomes, autocommit_engine
 from bot.ports import AuthExpired, ChatPlatform, Permanent, Retryable
 from bot.receipts import load_receipt, remember_response_code, save_receipt
 from bot.send_gate import DEFAULT_CONCURRENCY, Paused, PlatformGate
@@ -84,6 +84,7 @@ class OutboxRelay:
         self.concurrency = dict(concurrency or {})
         self.pause_cap_s = pause_cap_s
         self.gates: dict[str, PlatformGate] = {}
+        self._autocommit = autocommit_engine(engine)  # sent marks on PostgreSQL
         self.sender = Sender(
             engine=engine, clock=clock, action_secret=action_secret, media_store=media_store
         )
@@ -106,7 +107,7 @@ class OutboxRelay:
             )
         if not rows:
             return 0
-        outcomes = Outcomes(self.engine, self.clock)
+        outcomes = Outcomes(self.engine, self.clock, self._autocommit)
         recipients = _by_recipient(rows)
         places = await self._take_budget(recipients)
         chains = [self._chain(groups, outcomes, *budget) for groups, budget in places]

@@ -30,8 +30,18 @@ log = logging.getLogger(__name__)
 Op = Callable[[AsyncConnection], Awaitable[None]]
 
 
+def autocommit_engine(engine: AsyncEngine) -> AsyncEngine | None:
+    """PostgreSQL: the engine's connections in autocommit, for writes of one statement."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 class Outcomes:
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    def __init__(
+        self, engine: AsyncEngine, clock: Clock, autocommit: AsyncEngine | None = None
+    ) -> None:
+        """``autocommit``: :func:`autocommit_engine` of ``engine`` (made once by the relay)."""
         self.engine = engine
         self.clock = clock
         self._sent: list[int] = []
@@ -41,11 +51,7 @@ class Outcomes:
         self._task: asyncio.Task[None] | None = None
         self._errors: list[BaseException] = []
         self.writes = 0
-        self._autocommit = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else None
-        )
+        self._autocommit = autocommit
 
     def sent(
         self, ids: list[int], receipt: Receipt | None, *, ticket_id: int | None

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import answers, dialog_store, texts
-from bot.decision import KEEP, Decision, Query, Situation
+from bot.decision import KEEP, Decision, OpenFact, Query, Situation
 from bot.delivery import remember_response_code
 from bot.inbound import CardAction, ChatMessage
 from bot.intents import decide
@@ -155,7 +155,9 @@ class ChatTurn:
             await uow.add_outbound(
                 reply_message(row_id, item, texts.DIALOG_EXPIRED, suffix="expired"), at=now
             )
-        facts = await answers.open_facts(uow.conn, actor.person_id)
+        facts: tuple[OpenFact, ...] = ()
+        if actor.person_id not in uow.people.registered:  # someone new has no tickets (FK)
+            facts = await answers.open_facts(uow.conn, actor.person_id)
         suggestions: tuple[dict[str, Any], ...] = ()
         if not dialog and self.bus.config.kb.suggest_at_intake:
             report = new_report_text(item, actor)

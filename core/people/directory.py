@@ -169,6 +169,7 @@ class SqlPeopleRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self._known: dict[str, Person | None] = {}
+        self.registered: set[str] = set()  # customers added in this unit of work (no tickets yet)
 
     async def get(self, person_id: str) -> Person | None:
         if person_id in self._known:
@@ -267,6 +268,7 @@ class SqlPeopleRepository:
              "display_name": person.name, "created_at": at}
             for p, u in person.identities.items()
         ]  # fmt: skip
+        self.registered.add(person.id)
         # one identity (the usual case) as one statement, not as an executemany of one
         if len(identities) == 1:
             await self._conn.execute(new_identity, identities[0])

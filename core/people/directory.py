@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, func, insert, select, update
+from sqlalchemy import Text, bindparam, cast, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core import db
@@ -162,6 +162,28 @@ def _person(rows: Sequence[Sequence[Any]]) -> Person | None:
     return person_from_values(rows[0][:_N], found) if rows else None
 
 
+_REGISTER_PG = text(
+    f"""
+    WITH n AS (SELECT nextval('{db.CUSTOMER_SEQUENCE}') AS v),
+    p AS (
+        INSERT INTO people (id, name, kind, roles, region, skills, on_duty, max_open, phone,
+                            active, created_at, prefer_platform, last_platform)
+        SELECT 'c' || n.v, COALESCE(NULLIF(:name, ''), '客户' || n.v), :kind,
+               CAST(:roles AS JSON), :region, CAST(:skills AS JSON), :on_duty, :max_open,
+               :phone, :active, :at, :prefer_platform, :platform
+        FROM n
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id, name
+    ),
+    i AS (
+        INSERT INTO identities (platform, user_id, person_id, display_name, created_at)
+        SELECT :platform, :user_id, p.id, p.name, :at FROM p
+    )
+    SELECT n.v, p.id, p.name FROM n LEFT JOIN p ON true
+    """
+)  # a new customer on PostgreSQL in one round trip: number, person and identity
+
+
 class SqlPeopleRepository:
     """People of one unit of work; ``get`` remembers whom it read until something is written
     (a scan telling many people about many tickets reads each person once)."""
@@ -276,6 +298,40 @@ class SqlPeopleRepository:
             await self._conn.execute(new_identity, identities)
         return True
 
+    async def register_customer(
+        self, platform: str, user_id: str, *, display_name: str, at: datetime
+    ) -> Person | None:
+        """PostgreSQL: a customer seen for the first time, numbered, stored and given their
+        identity in one statement; None, with nothing written but a skipped number, when the
+        number's id is someone else's already (a staff "c12")."""
+        template = Person(id="", name="", kind=PersonKind.CUSTOMER)
+        values = person_values(template)
+        row = (
+            await self._conn.execute(
+                _REGISTER_PG,
+                {
+                    **values,
+                    "roles": json.dumps(values["roles"]),
+                    "skills": json.dumps(values["skills"]),
+                    "name": display_name,
+                    "platform": platform,
+                    "user_id": user_id,
+                    "at": at,
+                },
+            )
+        ).one()
+        if row[1] is None:
+            return None
+        self._known.clear()
+        self.registered.add(row[1])
+        return Person(
+            id=row[1],
+            name=row[2],
+            kind=PersonKind.CUSTOMER,
+            identities={platform: user_id},
+            last_platform=platform,
+        )
+
     async def link(
         self, platform: str, user_id: str, person_id: str, *, display_name: str, at: datetime
     ) -> None:
@@ -352,6 +408,12 @@ async def identify(
             await repo.touch_platform(person.id, platform)
             person.last_platform = platform
         return person
+    while conn.dialect.name == "postgresql":  # one statement; a taken id skips its number
+        registered = await repo.register_customer(
+            platform, user_id, display_name=display_name, at=at
+        )
+        if registered is not None:
+            return registered
     while True:  # a number whose id someone else has (a staff "c12") is skipped
         number = await db.next_customer_number(conn)
         person = Person(

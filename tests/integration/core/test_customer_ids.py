@@ -35,3 +35,34 @@ async def test_a_new_customer_skips_an_id_already_taken(synced_engine) -> None:
     async with SqlUnitOfWork(engine) as uow:
         kept = await uow.people.get("c1")
     assert kept is not None and kept.is_staff and kept.name == "陈工" and not kept.identities
+
+
+async def test_a_new_customer_reads_back_as_registered(synced_engine) -> None:
+    """On PostgreSQL the number, the person and the identity are one statement; what it wrote
+    must read back as the person `identify` returned, and be found again by their identity."""
+    engine = await synced_engine(DeskConfig(), T0)
+    async with SqlUnitOfWork(engine) as uow:
+        named = await identify(
+            uow.people, uow.conn, platform="wecom", user_id="kehu", display_name="王", at=T0
+        )
+        unnamed = await identify(
+            uow.people, uow.conn, platform="dingtalk", user_id="0456", display_name="", at=T0
+        )
+        await uow.commit()
+    assert (named.id, named.name, unnamed.id, unnamed.name) == ("c1", "王", "c2", "客户2")
+    async with SqlUnitOfWork(engine) as uow:
+        for person, platform, uid in ((named, "wecom", "kehu"), (unnamed, "dingtalk", "0456")):
+            stored = await uow.people.get(person.id)
+            assert stored is not None
+            assert (stored.name, stored.kind, stored.roles, stored.skills) == (
+                person.name,
+                PersonKind.CUSTOMER,
+                frozenset(),
+                (),
+            )
+            assert stored.identities == {platform: uid} and stored.active
+            assert stored.last_platform == platform and stored.max_open == 8
+            again = await identify(
+                uow.people, uow.conn, platform=platform, user_id=uid, display_name="x", at=T0
+            )
+            assert again.id == person.id

@@ -23,6 +23,11 @@ def test_the_default_minute_slot_turns_at_the_minute_whatever_the_timezone() -> 
     assert scan_slot(T0 - timedelta(seconds=1), 60) != scan_slot(T0, 60)
 
 
-def test_instances_with_different_intervals_never_share_a_slot() -> None:
+def test_instances_with_different_short_intervals_never_share_a_slot() -> None:
     assert scan_slot(T0, 60) != scan_slot(T0, 30)
     assert scan_slot(T0, 0.5) != scan_slot(T0, 1)
+
+
+def test_with_a_long_interval_a_scan_out_of_turn_still_acts_once_the_minute_changed() -> None:
+    assert scan_slot(T0, 3600) == scan_slot(T0, 60)
+    assert scan_slot(T0 + timedelta(minutes=6), 3600) != scan_slot(T0, 3600)

@@ -34,7 +34,7 @@ def csv_response(
 def xlsx_response(
     head: list[str] | tuple[str, ...], rows: list[list[Any]], name: str, *, title: str
 ) -> web.Response:
-    from openpyxl import Workbook  # 30 MB with numpy: imported at the first xlsx download
+    from openpyxl import Workbook  # imported at the first xlsx download
 
     book = Workbook()
     sheet = book.active

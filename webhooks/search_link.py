@@ -1,6 +1,6 @@
 """serve's REST knowledge search, answered by its worker process.
 
-The knowledge index and what it needs (numpy, jieba, the dictionary: some 30 MB) live in the
+The knowledge index and what it needs (jieba and its dictionary) live in the
 worker process, which answers `知识` in chat and builds the index when it starts. A REST search
 (``GET /api/v1/kb/search``) made the web process load all of it a second time. serve therefore
 asks one of its worker processes, over a socket pair made with each child (passed as

@@ -22,7 +22,7 @@ MAX_PRODUCT = 100
 @dataclass(frozen=True, kw_only=True)
 class Hit:
     """One search result (core/kb/index.py), here so that who only passes hits on (serve's
-    REST search answered by its worker) needs not import the index and numpy."""
+    REST search answered by its worker) needs not import the index and the analyzer."""
 
     id: str
     title: str
@@ -68,7 +68,7 @@ class Article:
     updated_at: datetime | None = None
 
     def doc(self) -> Doc:
-        from core.kb.index import Doc  # numpy and the analyzer: only where searches run
+        from core.kb.index import Doc  # the analyzer: only where searches run
 
         return Doc(
             id=self.id, title=self.title, body=self.body, tags=self.tags, product=self.product

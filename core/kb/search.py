@@ -10,7 +10,7 @@ chat turn, which on SQLite holds the database's one write lock from its start) m
 that long: it passes ``build=False`` and gets `IndexOutOfDate`, rolls back, brings the index up
 to date with `refresh` (which holds no connection while it builds) and tries again.
 
-The index, the analyzer and their libraries (numpy, jieba and its dictionary) are imported and
+The index, the analyzer and their libraries (jieba and its dictionary) are imported and
 loaded at the first search of a process, not before: a process that never searches (the web
 process of `chatdesk serve`, until someone uses the REST search) never carries them.
 """
@@ -60,7 +60,7 @@ class KnowledgeSearch:
             asset_models=[a.model for a in self._config.assets if a.model],
             vectors=self._vectors,
         )
-        release_free_memory()  # what the analyses and numpy's temporaries left in the heap
+        release_free_memory()  # what the analyses and the build's temporaries left in the heap
         return index
 
     async def index(self, conn: AsyncConnection, *, build: bool = True) -> KbIndex:

@@ -1,6 +1,6 @@
 """The web process of `chatdesk serve` carries only what acknowledging and the REST API need:
-the knowledge search's libraries (jieba, its dictionary trie, numpy) come with the first
-search, the xlsx, QR, Stream and scheduler libraries never while they are not used, and
+the knowledge search's libraries (jieba and its dictionary trie) come with the first search
+(numpy never: the index is plain arrays), the xlsx, QR, Stream and scheduler libraries never while they are not used, and
 pypinyin not even then (its answers are stored; see core/kb/pinyin.py)."""
 
 from __future__ import annotations
@@ -26,4 +26,4 @@ def test_the_web_process_loads_the_search_libraries_at_the_first_search(
     seen = json.loads(probe.stdout.strip().splitlines()[-1])
     assert seen["started"] == []
     assert seen["acks_and_api"] == []
-    assert seen["kb_search"] == ["jieba", "marisa_trie", "numpy"]
+    assert seen["kb_search"] == ["jieba", "marisa_trie"]

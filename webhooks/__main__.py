@@ -198,9 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from webhooks.memory import limit_arenas
+    from webhooks.memory import engine_without_orm, limit_arenas
 
     limit_arenas()
+    engine_without_orm()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -1,7 +1,8 @@
 """The web process of `chatdesk serve` carries only what acknowledging and the REST API need:
 the knowledge search's libraries (jieba and its dictionary trie) come with the first search
-(numpy never: the index is plain arrays), the xlsx, QR, Stream and scheduler libraries never while they are not used, and
-pypinyin not even then (its answers are stored; see core/kb/pinyin.py)."""
+(numpy never: the index is plain arrays; nor SQLAlchemy's ORM: webhooks/memory.py), the xlsx,
+QR, Stream and scheduler libraries never while they are not used, and pypinyin not even then
+(its answers are stored; see core/kb/pinyin.py)."""
 
 from __future__ import annotations
 

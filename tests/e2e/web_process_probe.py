@@ -5,21 +5,25 @@ the heavy libraries it has imported after each step."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
+from webhooks.memory import engine_without_orm
 
-from aiohttp.test_utils import TestClient, TestServer
+engine_without_orm()  # first, as `chatdesk serve` does (webhooks/__main__.py)
 
-from tests.conftest import API_TOKEN
-from tests.e2e.platforms import wecom_settings
-from tests.fakes.wecom_support import callback, text_xml
-from webhooks.app import create_app
-from webhooks.settings import load_settings
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+
+from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
+
+from tests.conftest import API_TOKEN  # noqa: E402
+from tests.e2e.platforms import wecom_settings  # noqa: E402
+from tests.fakes.wecom_support import callback, text_xml  # noqa: E402
+from webhooks.app import create_app  # noqa: E402
+from webhooks.settings import load_settings  # noqa: E402
 
 HEAVY = (
     "jieba", "pypinyin", "marisa_trie", "numpy", "openpyxl", "segno", "dingtalk_stream",
-    "apscheduler",
+    "apscheduler", "sqlalchemy.orm",
 )  # fmt: skip
 ARTICLE = {
     "id": "KB-1",

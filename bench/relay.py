@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -46,7 +47,7 @@ from tests.fakes.wecom_api import Call, FakeWecom, start_fake_wecom  # noqa: E40
 from tests.fakes.wecom_support import make_settings  # noqa: E402
 from webhooks.bootstrap import Loop, migrate  # noqa: E402
 
-BENCH_DB = "chatdesk_bench_relay"
+BENCH_DB = f"chatdesk_bench_relay_{os.getpid()}"  # two runs at once never meet
 POLL_S = 0.5  # workers.outbox_poll_s default
 LIMIT_S = 120.0  # no scenario may run longer
 IDLE_S = 0.05

@@ -2,9 +2,9 @@
 its card on the fake platform.
 
 1. Scan time. N open tickets (10k, 100k) with response and resolve clocks spread over the
-   next 30 days, on a SQLite file and on PostgreSQL (its own ``chatdesk_bench_sla`` database,
-   dropped afterwards). One ``ScanSla`` through the real bus, timed: with nothing due (the
-   common tick) and with 10 warnings due (cards written to the outbox).
+   next 30 days, on a SQLite file and on PostgreSQL (its own ``chatdesk_bench_sla_<pid>``
+   database, dropped afterwards). One ``ScanSla`` through the real bus, timed: with nothing
+   due (the common tick) and with 10 warnings due (cards written to the outbox).
 2. Lag. A real ``chatdesk serve`` (SQLite) sends to a fake WeCom on 127.0.0.1; 300 tickets of
    300 engineers (so no two warnings merge) warn at instants spread over a minute; each card's
    arrival at the fake minus its warn time, at the default 15 s tick and at a 1 s tick.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -42,7 +43,7 @@ from tests.fakes.serve import free_port, serving  # noqa: E402
 from tests.fakes.sla_load import desk_config, engineers, seed, server_config  # noqa: E402
 from webhooks.bootstrap import migrate  # noqa: E402
 
-BENCH_DB = "chatdesk_bench_sla"
+BENCH_DB = f"chatdesk_bench_sla_{os.getpid()}"  # two runs at once never meet
 SCANS = 40
 DUE_PER_SCAN = 10
 

@@ -315,15 +315,6 @@ sla_clocks = Table(  # one SLA target of a ticket: its due and warn times and wh
     Column("check_at", TS, index=True),  # when the scan must look next; null: never
 )
 
-sla_marks = Table(
-    "sla_marks",
-    metadata,
-    Column("ticket_id", ID, ForeignKey("tickets.id"), primary_key=True),
-    Column("kind", String(32), primary_key=True),  # response_warned, resolve_breached, ...
-    Column("at", TS, nullable=False),
-)
-
-
 offers = Table(  # who was offered a ticket (direct assignment or pool), and how it ended
     "offers",
     metadata,

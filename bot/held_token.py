@@ -15,6 +15,11 @@ import time
 from collections.abc import Callable
 
 HOLD_S = 60.0
+# A call tries at most this many tokens. A refused token is replaced through the shared cache,
+# which may give another instance's token, refused in turn when the platform expired that one
+# too (a process holding the one before it learns of both at once); only a token just fetched
+# from the platform being refused means the credentials themselves are wrong (AuthExpired).
+TOKEN_TRIES = 3
 
 
 class HeldToken:

@@ -1,7 +1,7 @@
 """The one HTTP chokepoint to DingTalk (reference/dingtalk.md §4, §5, §6, §8).
 
 Every call goes through ``DingtalkClient.call``: it adds the access token, applies the timeout,
-refreshes the token once when DingTalk refuses it, and turns every failure into ``Retryable``,
+refreshes the token when DingTalk refuses it (bot/held_token.py ``TOKEN_TRIES``), and turns every failure into ``Retryable``,
 ``Permanent`` or ``AuthExpired`` (bot/ports.py). Nothing else in the adapter touches aiohttp.
 """
 
@@ -14,7 +14,7 @@ import aiohttp
 
 from bot.dingtalk.render import CardCall
 from bot.dingtalk.settings import DingtalkSettings
-from bot.held_token import HeldToken
+from bot.held_token import TOKEN_TRIES, HeldToken
 from bot.ports import AuthExpired, Permanent, PlatformError, Retryable
 from core.cache import Cache
 
@@ -34,7 +34,7 @@ _QPS_HINT, _BUSY_HINT, _5XX_HINT, _IO_HINT = 1.0, 1.0, 2.0, 2.0
 
 
 class _TokenRefused(Exception):
-    """DingTalk refused the access token; the caller refreshes once."""
+    """DingTalk refused the access token; the caller refreshes it."""
 
 
 def _retry_after(resp: aiohttp.ClientResponse, default: float) -> float:
@@ -98,24 +98,29 @@ class DingtalkClient:
 
     async def access_token(self, *, stale: str | None = None) -> str:
         """The cached app token; with ``stale``, replace that token (single flight)."""
+        return (await self._token(stale=stale))[0]
+
+    async def _token(self, *, stale: str | None = None) -> tuple[str, bool]:
+        """``access_token``, and whether the token was just fetched from DingTalk (not held or
+        another instance's, from the shared cache)."""
         if stale is not None:
             self._held.drop(stale)
         token = self._held.get()
         if token:
-            return token
+            return token, False
         token = await self._cache.get(self._token_key)
         if token and token != stale:
             self._held.hold(token)
-            return token
+            return token, False
         async with self._cache.lock(self._token_key + ":lock", ttl=30.0, wait=30.0):
             token = await self._cache.get(self._token_key)
             if token and token != stale:
                 self._held.hold(token)
-                return token
+                return token, False
             token, ttl = await self._fetch_token()
             await self._cache.set(self._token_key, token, ttl=ttl)
             self._held.hold(token, ttl)
-            return token
+            return token, True
 
     async def _fetch_token(self) -> tuple[str, float]:
         body = {
@@ -171,17 +176,18 @@ class DingtalkClient:
     async def call(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, base: Base = "api"
     ) -> dict[str, Any]:
-        """One authenticated call; refreshes the token once if DingTalk refuses it."""
-        token = await self.access_token()
-        for attempt in (1, 2):
+        """One authenticated call; refreshes the token when DingTalk refuses it, until a token
+        just fetched is refused (see bot/held_token.py TOKEN_TRIES)."""
+        token, fetched = await self.access_token(), False
+        for attempt in range(1, TOKEN_TRIES + 1):
             try:
                 return await self._call_once(method, path, body, base, token)
             except _TokenRefused as exc:
-                if attempt == 2:
+                if fetched or attempt == TOKEN_TRIES:
                     raise AuthExpired(
                         "DingTalk refused a fresh access token", code=str(exc)
                     ) from exc
-                token = await self.access_token(stale=token)
+                token, fetched = await self._token(stale=token)
         raise AssertionError("unreachable")
 
     async def _call_once(

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.held_token import HeldToken
+from bot.held_token import TOKEN_TRIES, HeldToken
 from bot.ports import AuthExpired, Permanent, Retryable
 from bot.wecom.settings import WecomSettings
 from core.cache import Cache, LockTimeout
@@ -132,20 +132,20 @@ class WecomClient:
         json_body: dict[str, Any] | None = None,
         binary: bool = False,
     ) -> dict[str, Any] | tuple[bytes, str]:
-        """Every authenticated API call goes through here (token, one refresh, error policy)."""
-        token = await self.access_token()
-        for attempt in (1, 2):
+        """Every authenticated API call goes through here (token, refresh, error policy)."""
+        token, fetched = await self.access_token(), False
+        for attempt in range(1, TOKEN_TRIES + 1):
             query = {**(params or {}), "access_token": token}
             answer = await self._http(method, path, query, json_body, binary=binary)
             if isinstance(answer, tuple):
                 return answer
             errcode = answer.get("errcode", 0)
             if errcode in TOKEN_ERRORS:
-                if attempt == 2:
+                if fetched or attempt == TOKEN_TRIES:  # see bot/held_token.py TOKEN_TRIES
                     raise AuthExpired(f"{path}: token refused after refresh", code=errcode)
-                log.info("wecom token refused (errcode %s); refreshing once", errcode)
+                log.info("wecom token refused (errcode %s); refreshing", errcode)
                 self._held.drop(token)
-                token = await self._refresh_token(failed=token)
+                token, fetched = await self._refresh_token(failed=token)
                 continue
             _raise_for_errcode(path, answer)
             return answer
@@ -166,22 +166,23 @@ class WecomClient:
         if cached:
             self._held.hold(cached)
             return cached
-        return await self._refresh_token(failed=None)
+        return (await self._refresh_token(failed=None))[0]
 
     async def invalidate_token(self) -> None:
         self._held.drop()
         await self._cache.delete(self._token_key)
 
-    async def _refresh_token(self, *, failed: str | None) -> str:
-        """Single-flight: in-process lock, then the cache lock, re-check, then fetch."""
+    async def _refresh_token(self, *, failed: str | None) -> tuple[str, bool]:
+        """Single-flight: in-process lock, then the cache lock, re-check, then fetch. The token,
+        and whether it was just fetched from WeCom (not another instance's, from the cache)."""
         async with self._local_lock:
             try:
                 async with self._cache.lock(self._token_key, ttl=TOKEN_LOCK_TTL_S):
                     cached = await self._cache.get(self._token_key)
                     if cached and cached != failed:
                         self._held.hold(cached)
-                        return cached
-                    return await self._fetch_token()
+                        return cached, False
+                    return await self._fetch_token(), True
             except LockTimeout as exc:
                 raise Retryable("gettoken: lock busy", retry_after=1.0) from exc
 

@@ -90,6 +90,25 @@ async def test_refresh_shared_with_other_instance(fake, settings, session) -> No
     assert len(fake.calls_to(TOKEN_PATH)) == 2  # b reused a's refreshed token
 
 
+async def test_a_held_token_and_the_shared_one_both_revoked_still_send(
+    fake, settings, session
+) -> None:
+    """b holds token 1 when a has replaced it with token 2 in the shared cache, and DingTalk
+    revokes token 2 as well: b is refused twice, but the second token came from the cache,
+    so b fetches a third and sends (not AuthExpired, which would pause b's sending)."""
+    cache = MemoryCache()
+    a, b = client(settings, session, cache), client(settings, session, cache)
+    await a.access_token()
+    await b.access_token()  # token 1, from the cache, held
+    fake.expire_token_once()
+    await a.send_group("cidGroup01==", "sampleText", {"content": "1"})  # a fetches token 2
+    fake.expire_token_once()
+    data = await b.send_oto(["zhangwei"], "sampleText", {"content": "2"})
+    assert data["processQueryKey"]
+    oto = [x.headers["x-acs-dingtalk-access-token"] for x in fake.calls_to(OTO_SEND)]
+    assert oto == fake.tokens and len(fake.tokens) == 3
+
+
 async def test_token_refused_twice_is_auth_expired(fake, settings, session) -> None:
     fake.fail_with("InvalidAuthentication", status=401, times=2, path=OTO_SEND)
     with pytest.raises(AuthExpired):

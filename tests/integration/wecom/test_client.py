@@ -105,6 +105,29 @@ async def test_expired_token_refreshes_once_and_succeeds(
     assert len(fake.sent) == 2
 
 
+async def test_a_held_token_and_the_shared_one_both_expired_still_send(
+    fake: FakeWecom, session: aiohttp.ClientSession
+) -> None:
+    """Instance b holds token 1 when instance a has replaced it with token 2 in the shared
+    cache, and WeCom expires token 2 as well: b is refused twice, but the second token came
+    from the cache, not from WeCom, so b fetches a third and sends (it is not AuthExpired,
+    which would pause all of b's sending to WeCom)."""
+    cache = MemoryCache()
+    a, b = client(fake, session, cache), client(fake, session, cache)
+    await a.send_text("zhangsan", "a1")
+    await b.send_text("lisi", "b1")  # token 1, from the cache, held
+    fake.expire_token_once()
+    await a.send_text("zhangsan", "a2")  # token 1 refused; a fetches token 2
+    fake.expire_token_once()  # the next call with token 2 is refused: token 2 expires too
+    answer = await b.send_text("lisi", "b2")
+    assert answer["errcode"] == 0
+    to_lisi = [c.query["access_token"] for c in fake.calls_to("message/send")
+               if c.json["touser"] == "lisi"]  # fmt: skip
+    assert to_lisi == ["fake-token-1", "fake-token-1", "fake-token-2", "fake-token-3"]
+    assert fake.token_requests == 3
+    assert [s["text"]["content"] for s in fake.sent] == ["a1", "b1", "a2", "b2"]
+
+
 @pytest.mark.parametrize("errcode", [40014, 42001, 41001])
 async def test_token_refused_twice_is_auth_expired(
     fake: FakeWecom, session: aiohttp.ClientSession, errcode: int

@@ -21,6 +21,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # the table as 0001 created it, written out here on purpose: a migration stands alone
+    # and never imports another (0001 must stay what it was when it ran)
     op.create_table(
         "sla_marks",
         sa.Column(
